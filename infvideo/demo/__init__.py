@@ -1,0 +1,1 @@
+"""Self-contained demonstrations runnable without weights or data."""

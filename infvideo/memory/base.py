@@ -1,0 +1,82 @@
+"""The one small interface every memory implements, and the shared read-out helpers.
+
+A memory lives inside a Q-former cross-attention layer. Per chunk the layer calls ``update`` with
+the chunk's per-frame features, then ``read`` with its already-projected queries and its own key and
+value projections; it never needs to know which memory it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+Projection = Callable[[Tensor], Tensor]
+
+
+@runtime_checkable
+class Memory(Protocol):
+    def reset(self) -> None:
+        """Forget everything (a new video starts)."""
+
+    def update(self, x: Tensor) -> None:
+        """Consolidate one chunk. ``x``: [batch, frames, width] or [batch, frames, tokens, width]."""
+
+    def read(self, queries: Tensor, key: Projection, value: Projection, num_heads: int) -> Tensor:
+        """Context for ``queries`` [batch, n_queries, num_heads*head_dim] -> same shape."""
+
+    def state_numel(self) -> int:
+        """Number of scalars the memory keeps between chunks (to check it stays bounded)."""
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """[batch, n, num_heads*head_dim] -> [batch, num_heads, n, head_dim]."""
+    batch, n, width = x.shape
+    if width % num_heads:
+        raise ValueError(f"width {width} is not divisible by num_heads={num_heads}")
+    return x.view(batch, n, num_heads, width // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """[batch, num_heads, n, head_dim] -> [batch, n, num_heads*head_dim]."""
+    batch, heads, n, head_dim = x.shape
+    return x.transpose(1, 2).reshape(batch, n, heads * head_dim)
+
+
+def project(projection: Projection, x: Tensor) -> Tensor:
+    """Apply a layer's projection in the projection's own dtype (memories compute in fp32)."""
+    weight = getattr(projection, "weight", None)
+    if isinstance(weight, Tensor) and weight.dtype != x.dtype:
+        x = x.to(weight.dtype)
+    return projection(x)
+
+
+def attend_tokens(
+    queries: Tensor, tokens: Tensor, key: Projection, value: Projection, num_heads: int
+) -> Tensor:
+    """Plain multi-head softmax attention of ``queries`` over stored ``tokens`` [batch, n, width].
+
+    This is how the discrete baseline memories (MovieChat, MA-LMM) are read when they sit where the
+    continuous memory sits: the same query/key/value projections as the short-term attention.
+    """
+    q = split_heads(queries.float(), num_heads)
+    k = split_heads(project(key, tokens).float(), num_heads)
+    v = split_heads(project(value, tokens).float(), num_heads)
+    scores = q @ k.transpose(-1, -2) / (q.shape[-1] ** 0.5)
+    context = torch.softmax(scores, dim=-1) @ v
+    return merge_heads(context).to(queries.dtype)
+
+
+def as_token_sets(x: Tensor) -> Tensor:
+    """Accept [batch, frames, width] or [batch, frames, tokens, width]; return the 4-d form."""
+    if x.dim() == 3:
+        return x.unsqueeze(2)
+    if x.dim() == 4:
+        return x
+    raise ValueError(f"expected [batch, frames, (tokens,) width], got shape {tuple(x.shape)}")
+
+
+def check_finite(x: Tensor, what: str) -> None:
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{what} contains NaN or Inf values")

@@ -1,0 +1,187 @@
+"""Basis functions on the unit interval: rectangular boxes and Gaussians.
+
+A memory signal is x̄(t) = Bᵀψ(t) with ψ(t) ∈ R^N (reference-spec §1.3). Each family gives its
+evaluation at any times, the closed-form integrals the continuous attentions need, and a way to
+read a coefficient matrix back at sample times (``reconstruct``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+from torch import Tensor
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def normal_cdf(z: Tensor) -> Tensor:
+    return 0.5 * (1.0 + torch.erf(z / _SQRT2))
+
+
+def normal_pdf(t: Tensor, mean: Tensor, var: Tensor) -> Tensor:
+    return torch.exp(-0.5 * (t - mean) ** 2 / var) / torch.sqrt(2 * math.pi * var)
+
+
+@dataclass(frozen=True, eq=True)
+class RectangularBasis:
+    """N boxes of width 1/N tiling [0, 1].
+
+    ``reference_bounds=True`` reproduces the reference exactly: box edges computed in float32 as
+    centre ± width/2 and every box half-open, so ψ(1) = 0 (quirk #5). The default uses the exact
+    edges k/N and closes the last box, so t = 1 belongs to box N-1.
+    """
+
+    num_basis: int
+    reference_bounds: bool = False
+
+    def __post_init__(self) -> None:
+        if self.num_basis < 1:
+            raise ValueError(f"num_basis must be positive, got {self.num_basis}")
+
+    @cached_property
+    def _bounds(self) -> tuple[Tensor, Tensor]:
+        edges = torch.linspace(0, 1, self.num_basis + 1)
+        if not self.reference_bounds:
+            return edges[:-1].clone(), edges[1:].clone()
+        centres = (edges[:-1] + edges[1:]) / 2
+        width = torch.ones(self.num_basis) / self.num_basis
+        return centres - width / 2, centres + width / 2
+
+    def bounds(self, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+        lower, upper = self._bounds
+        return lower.to(device), upper.to(device)
+
+    @property
+    def centres(self) -> Tensor:
+        lower, upper = self._bounds
+        return (lower + upper) / 2
+
+    @property
+    def widths(self) -> Tensor:
+        lower, upper = self._bounds
+        return upper - lower
+
+    def evaluate(self, t: Tensor) -> Tensor:
+        """ψ(t): [..., N] indicators of the (half-open, or closed at 1) boxes."""
+        lower, upper = self.bounds(t.device)
+        t = t.unsqueeze(-1)
+        inside = (t >= lower) & (t < upper)
+        if not self.reference_bounds:
+            inside[..., -1] |= t[..., 0] == 1.0
+        return inside.to(torch.float32)
+
+    def box_index(self, t: Tensor) -> Tensor:
+        """Index of the box holding each time, or -1 where no box does (outside [0, 1])."""
+        if self.reference_bounds:
+            # Float32 edges computed as centre ± width/2 need not meet exactly; use the indicators.
+            hits = self.evaluate(t)
+            index = hits.argmax(-1)
+            return torch.where(hits.sum(-1) > 0, index, torch.full_like(index, -1))
+        lower, upper = self.bounds(t.device)
+        index = torch.searchsorted(upper, t.contiguous(), right=True).clamp(max=self.num_basis - 1)
+        valid = (t >= 0) & (t <= 1)
+        return torch.where(valid, index, torch.full_like(index, -1))
+
+    def integrate(self, a: Tensor, b: Tensor) -> Tensor:
+        """∫_a^b ψ_j(t) dt for intervals [a, b] given elementwise: [..., N] overlap lengths."""
+        lower, upper = self.bounds(a.device)
+        lo = torch.maximum(a.unsqueeze(-1), lower)
+        hi = torch.minimum(b.unsqueeze(-1), upper)
+        return (hi - lo).clamp(min=0)
+
+    def integrate_gaussian(self, mean: Tensor, var: Tensor) -> Tensor:
+        """∫ N(t; mean, var) ψ_j(t) dt over ℝ: [..., N]."""
+        lower, upper = self.bounds(mean.device)
+        std = var.sqrt().unsqueeze(-1)
+        mean = mean.unsqueeze(-1)
+        return normal_cdf((upper - mean) / std) - normal_cdf((lower - mean) / std)
+
+    def moments(self) -> tuple[Tensor, Tensor]:
+        """Mean and second moment of each box seen as a uniform density (for moment matching)."""
+        centres, widths = self.centres, self.widths
+        return centres, centres**2 + widths**2 / 12
+
+    def reconstruct(self, coefficients: Tensor, t: Tensor) -> Tensor:
+        """x̄(t) = Bᵀψ(t) for coefficients [batch, N, e] and times [M] or [batch, M] -> [batch, M, e].
+
+        Boxes are disjoint, so this is a gather rather than a dense product.
+        """
+        batch, _, width = coefficients.shape
+        index = self.box_index(t)
+        if index.dim() == 1:
+            index = index.unsqueeze(0).expand(batch, -1)
+        values = coefficients.gather(1, index.clamp(min=0).unsqueeze(-1).expand(-1, -1, width))
+        return values * (index >= 0).unsqueeze(-1).to(values.dtype)
+
+
+@dataclass(frozen=True, eq=True)
+class GaussianBasis:
+    """N Gaussian densities: centres linspace(0, 1, N/S) crossed with S widths, centre slow.
+
+    ψ_j(t) = N(t; μ_j, σ_j²) is a normalised density, as in the ∞-former and the reference's older
+    Gaussian variant (reference-spec §1.3).
+    """
+
+    num_basis: int
+    sigmas: tuple[float, ...] = (0.005, 0.01)
+
+    def __post_init__(self) -> None:
+        if not self.sigmas or any(s <= 0 for s in self.sigmas):
+            raise ValueError(f"sigmas must be positive, got {self.sigmas}")
+        if self.num_basis % len(self.sigmas):
+            raise ValueError(
+                f"num_basis={self.num_basis} must be a multiple of the number of widths "
+                f"({len(self.sigmas)}) for a Gaussian basis"
+            )
+
+    @cached_property
+    def _params(self) -> tuple[Tensor, Tensor]:
+        mu, sigma = torch.meshgrid(
+            torch.linspace(0, 1, self.num_basis // len(self.sigmas)),
+            torch.tensor(self.sigmas, dtype=torch.float32),
+            indexing="ij",
+        )
+        return mu.flatten(), sigma.flatten()
+
+    @property
+    def centres(self) -> Tensor:
+        return self._params[0]
+
+    @property
+    def sigma(self) -> Tensor:
+        return self._params[1]
+
+    def evaluate(self, t: Tensor) -> Tensor:
+        mu, sigma = (p.to(t.device) for p in self._params)
+        return normal_pdf(t.unsqueeze(-1), mu, sigma**2)
+
+    def integrate(self, a: Tensor, b: Tensor) -> Tensor:
+        mu, sigma = (p.to(a.device) for p in self._params)
+        return normal_cdf((b.unsqueeze(-1) - mu) / sigma) - normal_cdf((a.unsqueeze(-1) - mu) / sigma)
+
+    def integrate_gaussian(self, mean: Tensor, var: Tensor) -> Tensor:
+        """∫ N(t; mean, var) N(t; μ_j, σ_j²) dt = N(mean; μ_j, var + σ_j²)."""
+        mu, sigma = (p.to(mean.device) for p in self._params)
+        return normal_pdf(mean.unsqueeze(-1), mu, var.unsqueeze(-1) + sigma**2)
+
+    def moments(self) -> tuple[Tensor, Tensor]:
+        mu, sigma = self._params
+        return mu, mu**2 + sigma**2
+
+    def reconstruct(self, coefficients: Tensor, t: Tensor) -> Tensor:
+        psi = self.evaluate(t.to(coefficients.device)).to(coefficients.dtype)  # [(batch,) M, N]
+        return psi @ coefficients if psi.dim() == 3 else torch.einsum("mn,bne->bme", psi, coefficients)
+
+
+Basis = RectangularBasis | GaussianBasis
+
+
+def make_basis(kind: str, num_basis: int, sigmas: tuple[float, ...] = (0.005, 0.01), reference_bounds: bool = False) -> Basis:
+    if kind == "rectangular":
+        return RectangularBasis(num_basis, reference_bounds=reference_bounds)
+    if kind == "gaussian":
+        return GaussianBasis(num_basis, tuple(sigmas))
+    raise ValueError(f"unknown basis {kind!r}; expected 'rectangular' or 'gaussian'")
