@@ -25,14 +25,14 @@ def test_gibbs_density_integrates_to_one_and_weights_are_its_integrals(basis, sc
     assert torch.allclose(torch.trapz(density, FINE), torch.ones(2, 3, 4), atol=tolerance)
     numeric = torch.trapz(density.unsqueeze(-1) * basis.evaluate(FINE), FINE, dim=-2)
     assert torch.allclose(result.weights, numeric, atol=2e-3 * float(numeric.abs().max()))
-    masses = result.bin_masses(torch.linspace(0, 1, 129))
+    masses = result.bin_masses(128)
     assert torch.allclose(masses.sum(-1), torch.ones(2, 3, 4), atol=tolerance)
 
 
 def test_gibbs_over_boxes_puts_all_mass_in_the_boxes_exactly():
     result = attend(RectangularBasis(64), 3 * torch.randn(2, 3, 4, 64))
     assert torch.allclose(result.weights.sum(-1), torch.ones(2, 3, 4), atol=1e-6)
-    assert torch.allclose(result.bin_masses(torch.linspace(0, 1, 65)), result.weights, atol=1e-6)
+    assert torch.allclose(result.bin_masses(64), result.weights, atol=1e-6)
 
 
 def test_reference_weights_miss_only_the_mass_at_t_equal_one():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -33,6 +34,22 @@ def _trapezoid_weights(t: Tensor) -> Tensor:
     return w
 
 
+def equal_bins(num_bins: int, device: torch.device | str | None = None) -> Tensor:
+    """Edges of ``num_bins`` equal bins of [0, 1]."""
+    return torch.linspace(0, 1, num_bins + 1, device=device)
+
+
+@lru_cache(maxsize=32)
+def _box_bin_overlap(basis: RectangularBasis, num_bins: int) -> Tensor:
+    edges = equal_bins(num_bins)
+    return basis.integrate(edges[:-1], edges[1:]).T.contiguous()  # [N, K]
+
+
+@lru_cache(maxsize=32)
+def _log_widths(basis: RectangularBasis) -> Tensor:
+    return basis.widths.log()
+
+
 @dataclass
 class GibbsBoxAttention:
     """Gibbs density over rectangular boxes: p(t) = box_density[j] on box j."""
@@ -45,7 +62,7 @@ class GibbsBoxAttention:
 
     @classmethod
     def exact(cls, basis: RectangularBasis, scores: Tensor) -> "GibbsBoxAttention":
-        log_widths = basis.widths.to(scores.device).log()
+        log_widths = _log_widths(basis).to(scores.device)
         log_mass = scores + log_widths
         log_z = torch.logsumexp(log_mass, dim=-1, keepdim=True)
         return cls(basis, scores, torch.exp(log_mass - log_z), torch.exp(scores - log_z))
@@ -61,9 +78,13 @@ class GibbsBoxAttention:
         outside = self.outside_density if self.outside_density is not None else torch.zeros((), device=inside.device)
         return torch.where(index >= 0, inside, outside)
 
-    def bin_masses(self, edges: Tensor) -> Tensor:
-        overlap = self.basis.integrate(edges[:-1], edges[1:]).to(self.box_density.device)  # [K, N]
-        return self.box_density @ overlap.T
+    def bin_masses(self, num_bins: int) -> Tensor:
+        """Mass of each of ``num_bins`` equal bins of [0, 1]: [B, h, q, K]."""
+        return self.box_density @ _box_bin_overlap(self.basis, num_bins).to(self.box_density.device)
+
+    def total_bin_masses(self, num_bins: int) -> Tensor:
+        """Bin masses summed over heads and queries: [B, K] (the density is linear, sum first)."""
+        return self.box_density.sum(dim=(1, 2)) @ _box_bin_overlap(self.basis, num_bins).to(self.box_density.device)
 
 
 @dataclass
@@ -91,12 +112,15 @@ class GibbsGridAttention:
         values = torch.exp(self.scores @ self.basis.evaluate(t).T - self.log_z)
         return values * ((t >= 0) & (t <= 1)).to(values.dtype)
 
-    def bin_masses(self, edges: Tensor) -> Tensor:
-        edges = edges.to(self.grid.device)
+    def bin_masses(self, num_bins: int) -> Tensor:
+        edges = equal_bins(num_bins, self.grid.device)
         p_w = self.density(self.grid) * _trapezoid_weights(self.grid)
         bins = (torch.searchsorted(edges, self.grid, right=True) - 1).clamp(0, edges.numel() - 2)
         masses = p_w.new_zeros(*p_w.shape[:-1], edges.numel() - 1)
         return masses.index_add_(-1, bins, p_w)
+
+    def total_bin_masses(self, num_bins: int) -> Tensor:
+        return self.bin_masses(num_bins).sum(dim=(1, 2))
 
 
 @dataclass
@@ -120,11 +144,14 @@ class GaussianAttention:
         t = t.to(self.mean.device)
         return normal_pdf(t, self.mean.unsqueeze(-1), self.var.unsqueeze(-1))
 
-    def bin_masses(self, edges: Tensor) -> Tensor:
-        edges = edges.to(self.mean.device)
+    def bin_masses(self, num_bins: int) -> Tensor:
+        edges = equal_bins(num_bins, self.mean.device)
         std = self.var.sqrt().unsqueeze(-1)
         cdf = normal_cdf((edges - self.mean.unsqueeze(-1)) / std)
         return cdf[..., 1:] - cdf[..., :-1]
+
+    def total_bin_masses(self, num_bins: int) -> Tensor:
+        return self.bin_masses(num_bins).sum(dim=(1, 2))
 
 
 ContinuousAttention = GibbsBoxAttention | GibbsGridAttention | GaussianAttention

@@ -107,14 +107,20 @@ class RectangularBasis:
     def reconstruct(self, coefficients: Tensor, t: Tensor) -> Tensor:
         """x̄(t) = Bᵀψ(t) for coefficients [batch, N, e] and times [M] or [batch, M] -> [batch, M, e].
 
-        Boxes are disjoint, so this is a gather rather than a dense product.
+        Boxes are disjoint, so this is a row selection rather than a dense product.
         """
-        batch, _, width = coefficients.shape
+        batch, num_basis, width = coefficients.shape
         index = self.box_index(t)
         if index.dim() == 1:
             index = index.unsqueeze(0).expand(batch, -1)
-        values = coefficients.gather(1, index.clamp(min=0).unsqueeze(-1).expand(-1, -1, width))
-        return values * (index >= 0).unsqueeze(-1).to(values.dtype)
+        valid = index >= 0
+        if bool(valid.all()):
+            table, stride = coefficients.reshape(-1, width), num_basis
+        else:  # times outside every box read an appended zero row
+            table = torch.cat([coefficients, coefficients.new_zeros(batch, 1, width)], dim=1).reshape(-1, width)
+            stride, index = num_basis + 1, torch.where(valid, index, torch.full_like(index, num_basis))
+        rows = index + torch.arange(batch, device=index.device).unsqueeze(-1) * stride
+        return table.index_select(0, rows.reshape(-1)).view(batch, -1, width)
 
 
 @dataclass(frozen=True, eq=True)

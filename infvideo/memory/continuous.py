@@ -106,13 +106,11 @@ class ContinuousMemory:
         times = self._old_sample_times(x.shape[0], x.device)
         self.last_sample_times = times
         old = self.basis.reconstruct(self.coefficients, times)  # [batch, M, e]
-        fit = self._fit(("consolidation", length), x.device)
-        return fit.apply(torch.cat([old, x], dim=1))
+        return self._fit(("consolidation", length), x.device).apply(old, x)
 
     def _old_sample_times(self, batch: int, device: torch.device) -> Tensor:
         if self.sticky and self.last_attention is not None:
-            edges = torch.linspace(0, 1, self.sticky_bins + 1)
-            masses = self.last_attention.bin_masses(edges).sum(dim=(1, 2))  # [batch, K]
+            masses = self.last_attention.total_bin_masses(self.sticky_bins)  # [batch, K], summed over heads, queries
             return sticky_sample_times(
                 masses, self.num_samples, self.generator, jitter=self.sticky_jitter, sort=self.sticky_sort
             )

@@ -57,8 +57,15 @@ def ridge_design(basis: Basis, positions: Tensor, ridge: float, padding: bool = 
 class DenseFit:
     G: Tensor  # [P, N]
 
-    def apply(self, x: Tensor) -> Tensor:
-        return torch.einsum("pn,bpe->bne", self.G.to(x.device, x.dtype), x)
+    def apply(self, *parts: Tensor) -> Tensor:
+        """Coefficients [batch, N, e] for samples given as consecutive parts [batch, P_k, e]."""
+        out, start = None, 0
+        for x in parts:
+            G = self.G[start : start + x.shape[1]].to(x.device, x.dtype)
+            term = torch.einsum("pn,bpe->bne", G, x)
+            out = term if out is None else out + term
+            start += x.shape[1]
+        return out
 
     def to(self, device: torch.device | str) -> "DenseFit":
         return DenseFit(self.G.to(device))
@@ -69,12 +76,20 @@ class BoxFit:
     index: Tensor  # [P] box of each position, -1 if none
     scale: Tensor  # [N] 1 / (c_j + λ)
 
-    def apply(self, x: Tensor) -> Tensor:
-        batch, _, width = x.shape
-        valid = self.index >= 0
-        out = x.new_zeros(batch, self.scale.numel(), width)
-        out.index_add_(1, self.index[valid], x[:, valid])
-        return out * self.scale.to(x.dtype).unsqueeze(-1)
+    def apply(self, *parts: Tensor) -> Tensor:
+        """Coefficients [batch, N, e] for samples given as consecutive parts [batch, P_k, e]
+        (passing the old samples and the new frames apart saves concatenating them)."""
+        batch, _, width = parts[0].shape
+        out = parts[0].new_zeros(batch, self.scale.numel(), width)
+        start = 0
+        for x in parts:
+            index = self.index[start : start + x.shape[1]]
+            start += x.shape[1]
+            valid = index >= 0
+            if not bool(valid.all()):
+                x, index = x[:, valid], index[valid]
+            out.index_add_(1, index, x)
+        return out.mul_(self.scale.to(out.dtype).unsqueeze(-1))
 
     def dense(self) -> Tensor:
         """The equivalent G [P, N], for tests and inspection."""
