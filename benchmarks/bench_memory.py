@@ -11,13 +11,15 @@ chunk 1 and chunk C.
     python benchmarks/bench_memory.py --quick         # the target setting only
 
 Peak memory: on CUDA torch's allocator peak; on CPU the kernel's peak-RSS counter (VmHWM), reset
-before each setting through /proc/self/clear_refs, minus the RSS at the start.
+through /proc/self/clear_refs, minus the RSS at the start. On CPU every setting runs in its own forked
+process (the parent runs no torch op), so memory freed by an earlier setting cannot hide the next one's.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import statistics
 import time
 from pathlib import Path
@@ -74,6 +76,7 @@ def make_layer(width: int, device: torch.device) -> tuple[torch.nn.Linear, torch
 
 
 def projection_floor(num_basis: int, width: int, device: torch.device, repeats: int = 30) -> float:
+    torch.manual_seed(0)
     key, value = make_layer(width, device)
     coefficients = torch.randn(1, num_basis, width, device=device)
     times = []
@@ -89,6 +92,7 @@ def projection_floor(num_basis: int, width: int, device: torch.device, repeats: 
 
 
 def bench_setting(length, num_basis, width, queries, compat, sticky, chunks, device) -> dict:
+    torch.manual_seed(0)
     key, value = make_layer(width, device)
     memory = ContinuousMemory(
         num_basis=num_basis,
@@ -118,6 +122,23 @@ def bench_setting(length, num_basis, width, queries, compat, sticky, chunks, dev
     }
 
 
+def _child(queue, fn, args) -> None:
+    queue.put(fn(*args))
+
+
+def isolated(fn, *args):
+    """Run ``fn(*args)`` in a forked child on CPU (fresh heap); in-process on CUDA."""
+    if args[-1].type == "cuda":
+        return fn(*args)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, fn, args))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 256])
@@ -143,10 +164,9 @@ def main() -> None:
     for length, num_basis, width, queries, sticky in itertools.product(
         args.lengths, args.num_basis, args.widths, args.queries, stickies
     ):
-        floor = projection_floor(num_basis, width, device) * 1e3
-        exact = bench_setting(length, num_basis, width, queries, False, sticky, args.chunks, device)
-        torch.manual_seed(0)
-        compat = bench_setting(length, num_basis, width, queries, True, sticky, args.chunks, device)
+        floor = isolated(projection_floor, num_basis, width, device) * 1e3
+        exact = isolated(bench_setting, length, num_basis, width, queries, False, sticky, args.chunks, device)
+        compat = isolated(bench_setting, length, num_basis, width, queries, True, sticky, args.chunks, device)
         sampler = "sticky" if sticky else "uniform"
         print(
             f"{length:>4} {num_basis:>5} {width:>5} {queries:>3} {sampler:>7} | {floor:>8.2f} | "
