@@ -1,0 +1,1 @@
+"""Backbones on transformers classes and the memory-aware Q-former cross-attention."""
