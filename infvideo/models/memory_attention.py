@@ -23,6 +23,7 @@ from transformers.models.instructblip.modeling_instructblip import (
 )
 
 from infvideo.memory.base import Memory
+from infvideo.memory.continuous import ContinuousMemory
 
 
 class MemoryAttentionMixin:
@@ -46,8 +47,10 @@ class MemoryAttentionMixin:
     def uses_memory(self) -> bool:
         return self.memory is not None and self.alpha < 1.0
 
-    def reset_memory(self) -> None:
-        if self.memory is not None:
+    def reset_memory(self, generator: torch.Generator | None = None) -> None:
+        if isinstance(self.memory, ContinuousMemory):
+            self.memory.reset(generator=generator)
+        elif self.memory is not None:
             self.memory.reset()
 
     def pool_frames(self, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
@@ -135,7 +138,8 @@ def memory_layers(qformer: nn.Module) -> Iterator[MemoryAttentionMixin]:
             yield module
 
 
-def reset_memories(qformer: nn.Module) -> None:
-    """Forget every layer's memory (call at the first chunk of a new video)."""
+def reset_memories(qformer: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Forget every layer's memory (call at the first chunk of a new video). A ``generator`` (seeded
+    from the run seed and the question id) drives sticky sampling from then on."""
     for layer in memory_layers(qformer):
-        layer.reset_memory()
+        layer.reset_memory(generator)

@@ -1,0 +1,198 @@
+"""∞-Video-LLaMA on transformers classes (reference-spec §2.3, §3.1–3.3).
+
+EVA ViT-g/14 (``Blip2VisionModel``) → BLIP-2 frame Q-former (``Blip2QFormerModel``) per frame →
+video Q-former (``Blip2QFormerModel``, 2 layers, memory in both cross-attention layers) per chunk →
+``llama_proj`` → running mean over chunks → ``LlamaForCausalLM`` on the prompt with the video embedding
+in place of ``<ImageHere>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+import torch
+from torch import Tensor, nn
+from transformers import Blip2QFormerConfig, Blip2QFormerModel, Blip2VisionConfig, Blip2VisionModel, LlamaConfig, LlamaForCausalLM
+
+from infvideo.memory import MemoryConfig, build_memory
+from infvideo.memory.moviechat import adaptive_position_count, hierarchical_position_table
+
+from .base import GenerationSettings, RunningMean
+from .memory_attention import install_memory, memory_layers, reset_memories
+from .prompts_video_llama import clean_answer, split_prompt
+
+
+@dataclass
+class InfVideoLLaMAConfig:
+    vision: dict = field(default_factory=dict)  # Blip2VisionConfig fields
+    qformer: dict = field(default_factory=dict)  # frame Q-former: Blip2QFormerConfig fields
+    video_qformer: dict = field(default_factory=dict)
+    llm: dict = field(default_factory=dict)  # LlamaConfig fields
+    num_query_tokens: int = 32
+    num_video_query_tokens: int = 32
+    max_frame_pos: int = 32
+    ln_vision_eps: float = 1e-5  # LAVIS's ln_vision; Blip2VisionModel's own post_layernorm uses 1e-6
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    alpha: float = 0.75
+    add_frame_pos: bool = True  # MovieChat/Video-LLaMA behaviour; the reference computes but never adds them
+    dropout_at_inference: bool = False  # the reference leaves the video Q-former in training mode
+    max_context: int = 2000
+
+    @classmethod
+    def full(cls, **overrides) -> "InfVideoLLaMAConfig":
+        """Published sizes: EVA ViT-g (39 blocks), BERT-base Q-formers, LLaMA-7B (Vicuna v0)."""
+        config = cls(
+            vision={},  # Blip2VisionConfig defaults are EVA ViT-g/14 at 224 px
+            qformer=dict(encoder_hidden_size=1408, cross_attention_frequency=2, use_qformer_text_input=False),
+            video_qformer=dict(num_hidden_layers=2, encoder_hidden_size=768, cross_attention_frequency=1, use_qformer_text_input=False),
+            llm=dict(
+                vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                num_attention_heads=32, max_position_embeddings=2048, rms_norm_eps=1e-6,
+            ),
+        )
+        return replace(config, **overrides)
+
+    @classmethod
+    def tiny(cls, vocab_size: int = 400, **overrides) -> "InfVideoLLaMAConfig":
+        """Same architecture at toy sizes, for tests and the demo on a CPU."""
+        config = cls(
+            vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=28, patch_size=14),
+            qformer=dict(
+                hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+                encoder_hidden_size=32, cross_attention_frequency=2, use_qformer_text_input=False,
+            ),
+            video_qformer=dict(
+                hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+                encoder_hidden_size=48, cross_attention_frequency=1, use_qformer_text_input=False,
+            ),
+            llm=dict(
+                vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048,
+            ),
+            num_query_tokens=4,
+            num_video_query_tokens=4,
+            max_frame_pos=8,
+            memory=MemoryConfig(num_basis=16, num_samples=32),
+        )
+        return replace(config, **overrides)
+
+    @classmethod
+    def reference_compat(cls, base: "InfVideoLLaMAConfig") -> "InfVideoLLaMAConfig":
+        """The reference's numerics: no frame positions added, dropout on, reference memory numerics."""
+        return replace(
+            base, add_frame_pos=False, dropout_at_inference=True, memory=replace(base.memory, reference_compat=True)
+        )
+
+
+class InfVideoLLaMA(nn.Module):
+    def __init__(self, config: InfVideoLLaMAConfig, tokenizer=None) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+        self.vision_model = Blip2VisionModel(Blip2VisionConfig(**config.vision))
+        vision_width = self.vision_model.config.hidden_size
+        self.vision_model.post_layernorm = nn.LayerNorm(vision_width, eps=config.ln_vision_eps)
+        self.qformer = Blip2QFormerModel(Blip2QFormerConfig(**config.qformer))
+        width = self.qformer.config.hidden_size
+        self.query_tokens = nn.Parameter(torch.zeros(1, config.num_query_tokens, width))
+        self.video_qformer = Blip2QFormerModel(Blip2QFormerConfig(**config.video_qformer))
+        video_width = self.video_qformer.config.hidden_size
+        self.video_query_tokens = nn.Parameter(torch.zeros(1, config.num_video_query_tokens, video_width))
+        self.video_frame_position_embedding = nn.Embedding(config.max_frame_pos, width)
+        self.language_model = LlamaForCausalLM(LlamaConfig(**config.llm))
+        self.llama_proj = nn.Linear(video_width, self.language_model.config.hidden_size)
+        # The frame Q-former emits num_query_tokens tokens per frame: that is the memory's frame size.
+        install_memory(
+            self.video_qformer, lambda: build_memory(config.memory), config.alpha, config.num_query_tokens
+        )
+        self.eval()
+
+    # -- frame stage -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_chunk(self, frames: Tensor) -> Tensor:
+        """Preprocessed frames [L, 3, H, W] -> frame Q-former tokens [L, num_query_tokens, width]."""
+        dtype = self.vision_model.embeddings.patch_embedding.weight.dtype
+        image_tokens = self.vision_model(pixel_values=frames.to(dtype)).last_hidden_state
+        queries = self.query_tokens.expand(frames.shape[0], -1, -1)
+        return self.qformer(query_embeds=queries, encoder_hidden_states=image_tokens).last_hidden_state
+
+    # -- memory stage ------------------------------------------------------------------------
+    def frame_positions(self, num_frames: int) -> Tensor:
+        """MovieChat's hierarchical extension of the learned frame table to ``num_frames`` rows."""
+        base = adaptive_position_count(num_frames, self.config.max_frame_pos)
+        return hierarchical_position_table(self.video_frame_position_embedding.weight, base)[:num_frames]
+
+    def embed_chunk(self, tokens: Tensor) -> Tensor:
+        """Frame tokens of one chunk [L, n, width] -> projected video embedding [1, n_video_queries, llm]."""
+        if self.config.add_frame_pos:
+            limit = self.config.max_frame_pos**2
+            tokens = tokens[-limit:]  # beyond max_frame_pos² frames the earliest are dropped, as MovieChat+
+            tokens = tokens + self.frame_positions(tokens.shape[0]).unsqueeze(1).to(tokens.dtype)
+        frames = tokens.reshape(1, -1, tokens.shape[-1])
+        out = self.video_qformer(query_embeds=self.video_query_tokens, encoder_hidden_states=frames).last_hidden_state
+        return self.llama_proj(out)
+
+    @torch.inference_mode()
+    def embed_video(self, chunks: Iterable[Tensor], generator: torch.Generator | None = None) -> Tensor:
+        """Chunks of frame tokens -> the LLM's visual input [1, n_video_queries, llm_hidden]: memory reset at
+        the first chunk, then the mean of the chunk embeddings."""
+        reset_memories(self.video_qformer, generator)
+        self.video_qformer.train(self.config.dropout_at_inference)
+        mean = RunningMean()
+        try:
+            for tokens in chunks:
+                mean.add(self.embed_chunk(tokens))
+        finally:
+            self.video_qformer.eval()
+        if mean.value is None:
+            raise ValueError("embed_video needs at least one chunk")
+        return mean.value.to(self.language_model.dtype)
+
+    # -- answer ------------------------------------------------------------------------------
+    def prompt_embeddings(self, visual: Tensor, prompt: str) -> Tensor:
+        before, after = split_prompt(prompt)
+        embed = self.language_model.get_input_embeddings()
+        device = embed.weight.device
+        ids_before = self.tokenizer(before, return_tensors="pt", add_special_tokens=True).input_ids.to(device)
+        ids_after = self.tokenizer(after, return_tensors="pt", add_special_tokens=False).input_ids.to(device)
+        return torch.cat([embed(ids_before), visual.to(device, embed.weight.dtype), embed(ids_after)], dim=1)
+
+    @torch.inference_mode()
+    def answer(self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None) -> str:
+        """Generate from the prompt with the video in place of ``<ImageHere>``; stop at "###"."""
+        if self.tokenizer is None:
+            raise RuntimeError("InfVideoLLaMA.answer needs a tokenizer")
+        settings = settings or GenerationSettings()
+        embeds = self.prompt_embeddings(visual, prompt)
+        # The reference keeps the last (max_context − max_new_tokens) prompt positions.
+        overflow = embeds.shape[1] + settings.max_new_tokens - self.config.max_context
+        if overflow > 0:
+            embeds = embeds[:, overflow:]
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.language_model.generate(
+                inputs_embeds=embeds,
+                attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device),
+                max_new_tokens=settings.max_new_tokens,
+                min_length=settings.min_length,
+                do_sample=settings.do_sample,
+                temperature=settings.temperature if settings.do_sample else None,
+                top_p=settings.top_p if settings.do_sample else None,
+                num_beams=settings.num_beams,
+                repetition_penalty=settings.repetition_penalty,
+                length_penalty=settings.length_penalty,
+                stop_strings=["###"],
+                tokenizer=self.tokenizer,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )[0]
+        # Harmless guard kept from the reference: a leading <unk> then <s> are dropped.
+        if output.numel() and output[0] == 0:
+            output = output[1:]
+        if output.numel() and output[0] == 1:
+            output = output[1:]
+        return clean_answer(self.tokenizer.decode(output, skip_special_tokens=True))
+
+    def memories(self):
+        return [layer.memory for layer in memory_layers(self.video_qformer)]
