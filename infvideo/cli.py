@@ -24,6 +24,24 @@ def _memory_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from infvideo.models.presets import build_on_meta, family, parameter_table
+
+    model = build_on_meta(args.model)
+    rows = parameter_table(model)
+    width = max(len(name) for name, _ in rows)
+    print(f"{args.model} (full size, meta device)")
+    for name, count in rows:
+        print(f"  {name:<{width}}  {count:>15,}")
+    print(f"  {'total':<{width}}  {sum(c for _, c in rows):>15,}")
+    files = family(args.model).checkpoint_files()
+    if files:
+        print("expected checkpoint files:")
+        for entry in files:
+            print("  " + ", ".join(f"{k}: {v}" for k, v in entry.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infvideo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tau", type=float, default=0.75)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_memory_demo)
+
+    inspect = commands.add_parser("inspect", help="parameters per component of a full-size model (no weights needed)")
+    inspect.add_argument("--model", required=True, choices=["video_llama", "videochat2"])
+    inspect.set_defaults(run=_inspect)
     return parser
 
 
