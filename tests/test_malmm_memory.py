@@ -1,24 +1,11 @@
-import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from infvideo.memory import Memory
+from reference_attention import manual_attention
 from infvideo.memory.malmm import MALMMMemory, memory_bank_compress
-
-
-def manual_attention(queries, tokens, key, value, heads):
-    batch, _, width = queries.shape
-    d = width // heads
-    k, v = key(tokens), value(tokens)
-    out = torch.zeros_like(queries)
-    for b in range(batch):
-        for h in range(heads):
-            cols = slice(h * d, (h + 1) * d)
-            weights = torch.softmax(queries[b, :, cols] @ k[b, :, cols].T / math.sqrt(d), dim=-1)
-            out[b, :, cols] = weights @ v[b, :, cols]
-    return out
 
 
 def loop_compress(bank, counts):

@@ -1,9 +1,9 @@
-import math
 
 import pytest
 import torch
 
 from infvideo.memory import Memory
+from reference_attention import manual_attention
 from infvideo.memory.moviechat import (
     MovieChatMemory,
     adaptive_position_count,
@@ -15,19 +15,6 @@ from infvideo.memory.moviechat import (
 def one_token(*vectors):
     """Frames with a single token each: [1, T, 1, width]."""
     return torch.tensor(vectors, dtype=torch.float32)[None, :, None, :]
-
-
-def manual_attention(queries, tokens, key, value, heads):
-    batch, _, width = queries.shape
-    d = width // heads
-    k, v = key(tokens), value(tokens)
-    out = torch.zeros_like(queries)
-    for b in range(batch):
-        for h in range(heads):
-            cols = slice(h * d, (h + 1) * d)
-            weights = torch.softmax(queries[b, :, cols] @ k[b, :, cols].T / math.sqrt(d), dim=-1)
-            out[b, :, cols] = weights @ v[b, :, cols]
-    return out
 
 
 def test_implements_the_memory_interface():
