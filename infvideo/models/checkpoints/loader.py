@@ -1,0 +1,365 @@
+"""Generic checkpoint I/O shared by every model family (ecosystem.md §1.8).
+
+The flow for one original file is always the same:
+
+1. ``load_original``: read a ``.pth``/``.safetensors`` file into a flat ``{key: tensor}`` dict;
+2. a family converter renames the keys with ordered, anchored regex ``Rule`` s (``rename``) and
+   returns the keys it could not place;
+3. ``check_leftovers``: those keys must all be on the family's declared drop list;
+4. ``load_converted``: shapes are checked against the target module and the load fails unless every
+   missing/unexpected key is on an explicit allow-list — so a checkpoint whose layout differs from
+   what we inferred surfaces immediately instead of leaving randomly initialised weights behind.
+
+``convert_with_cache`` stores the result of steps 1–2 as safetensors so later runs skip the slow,
+pickle-based load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pickle
+import re
+import types
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+logger = logging.getLogger(__name__)
+
+StateDict = dict[str, Tensor]
+Converter = Callable[[Mapping[str, Tensor]], tuple[StateDict, list[str]]]
+
+
+# -- reading original files ------------------------------------------------------------------
+
+
+class InertStub(dict):
+    """Stand-in for any class a checkpoint pickled that we do not want to import or run.
+
+    A dict subclass because the objects that show up next to the weights (VideoChat2's EasyDict
+    config, OmegaConf containers) are mappings; it accepts any constructor arguments and state and
+    executes nothing.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:  # arguments are ignored on purpose
+        super().__init__()
+
+    def __setstate__(self, state) -> None:
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        else:
+            self.__dict__["_state"] = state
+
+
+def _inert_class(module: str, name: str) -> type:
+    # One subclass per pickled global keeps the original name visible when debugging.
+    return type(name, (InertStub,), {"__module__": f"stub.{module}"})
+
+
+# What a tensor checkpoint legitimately needs: torch's tensor/storage rebuild helpers, dtypes and
+# builtin containers. Anything else is replaced by an inert stub instead of being imported.
+_ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v3"): torch._utils._rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): torch._utils._rebuild_parameter_with_state,
+    ("torch._tensor", "_rebuild_from_type_v2"): torch._tensor._rebuild_from_type_v2,
+    ("torch", "Size"): torch.Size,
+    ("torch", "Tensor"): torch.Tensor,
+    ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
+    ("_codecs", "encode"): __import__("codecs").encode,  # protocol-2 pickles encode bytes this way
+}
+_ALLOWED_BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "str", "bytes", "bytearray", "bool", "slice"}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler for TRUSTED LOCAL checkpoints that ``weights_only=True`` rejects.
+
+    It only resolves torch tensor/storage rebuild functions, dtypes and builtin containers; every
+    other global (e.g. ``utils.easydict.EasyDict``) becomes an ``InertStub`` subclass, so loading
+    neither imports foreign modules nor runs their code. It is a convenience for files you
+    downloaded yourself, not a security boundary: prefer the safetensors cache afterwards.
+    torch.load wraps this class and resolves storage types itself before calling ``find_class``.
+    """
+
+    def find_class(self, module: str, name: str):
+        allowed = _ALLOWED_GLOBALS.get((module, name))
+        if allowed is not None:
+            return allowed
+        if module == "builtins" and name in _ALLOWED_BUILTINS:
+            return getattr(__import__("builtins"), name)
+        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)
+        logger.info("checkpoint pickles %s.%s: replaced by an inert stub", module, name)
+        return _inert_class(module, name)
+
+
+def _restricted_pickle_module() -> types.ModuleType:
+    # torch.load wants a module-like object exposing Unpickler/load (and a __name__ it inspects).
+    module = types.ModuleType("infvideo_restricted_pickle")
+    module.Unpickler = RestrictedUnpickler
+    module.load = lambda file, **kw: RestrictedUnpickler(file, **kw).load()
+    module.loads = lambda data, **kw: RestrictedUnpickler(__import__("io").BytesIO(data), **kw).load()
+    return module
+
+
+def _unwrap(obj) -> Mapping:
+    """Training checkpoints nest the weights: ``{"model": sd, "optimizer": ..., "config": ...}``."""
+    for wrapper in ("model", "state_dict"):
+        if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
+            return obj[wrapper]
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"expected a state dict (mapping), got {type(obj).__name__}")
+    return obj
+
+
+def load_original(path: str | Path, published_at: str = "") -> StateDict:
+    """Read an original checkpoint as a flat ``{key: tensor}`` dict on the CPU.
+
+    ``published_at`` only feeds the error message when the file is missing. Non-tensor entries
+    (configs, epoch counters) are discarded; ``{"model": …}`` / ``{"state_dict": …}`` wrappers are
+    removed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        where = f"it is published at {published_at}" if published_at else "no download location is recorded"
+        raise FileNotFoundError(f"checkpoint file {str(path)!r} not found; {where}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return dict(load_file(str(path), device="cpu"))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # weights_only refuses any non-torch global (VideoChat2 pickles its EasyDict config).
+        logger.warning("%s: safe load refused (%s); retrying with the restricted unpickler", path, str(error).splitlines()[0])
+        obj = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle_module())
+    return {key: value for key, value in _unwrap(obj).items() if isinstance(value, Tensor)}
+
+
+# -- renaming ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``pattern`` must match the WHOLE original key; ``replacement`` uses ``\\1``-style groups."""
+
+    pattern: str
+    replacement: str
+
+    def apply(self, key: str) -> str | None:
+        match = re.fullmatch(self.pattern, key)
+        return match.expand(self.replacement) if match else None
+
+
+def rename(state: Mapping[str, Tensor], rules: Sequence[Rule]) -> tuple[StateDict, list[str]]:
+    """Apply the first matching rule to each key; keys no rule matches are returned, unchanged order."""
+    renamed: StateDict = {}
+    unmatched: list[str] = []
+    for key, tensor in state.items():
+        new_key = next((new for rule in rules if (new := rule.apply(key)) is not None), None)
+        if new_key is None:
+            unmatched.append(key)
+            continue
+        if new_key in renamed:
+            raise ValueError(f"two checkpoint keys map to {new_key!r} (second: {key!r}); the rule table is ambiguous")
+        renamed[new_key] = tensor
+    return renamed, unmatched
+
+
+def bert_qformer_rules(source_prefix: str, target_prefix: str, *, keep_text_path: bool = False) -> list[Rule]:
+    """LAVIS/BERT Q-former names -> transformers ``Blip2QFormerModel`` / ``InstructBlipQFormerModel``.
+
+    ecosystem.md §1.2 rules 1–3 with anchored regexes instead of HF's blunt ``replace("self", …)``.
+    ``keep_text_path=False`` (BLIP-2, Video-LLaMA): the embedding LayerNorm becomes the top-level
+    ``layernorm`` and the text path (word/position embeddings, text FFN ``intermediate``/``output``)
+    is left unmatched. ``keep_text_path=True`` (InstructBLIP, VideoChat2): the LayerNorm becomes
+    ``embeddings.layernorm`` and the text path is kept.
+    """
+    src, dst = re.escape(source_prefix), target_prefix
+    layer = rf"{src}encoder\.layer\.(\d+)\."
+    param = r"(weight|bias)"
+    rules = [
+        Rule(
+            rf"{src}embeddings\.LayerNorm\.{param}",
+            f"{dst}embeddings.layernorm.\\1" if keep_text_path else f"{dst}layernorm.\\1",
+        ),
+        Rule(rf"{layer}(attention|crossattention)\.self\.(query|key|value)\.{param}", f"{dst}encoder.layer.\\1.\\2.attention.\\3.\\4"),
+        Rule(rf"{layer}(attention|crossattention)\.output\.(dense|LayerNorm)\.{param}", f"{dst}encoder.layer.\\1.\\2.output.\\3.\\4"),
+        Rule(rf"{layer}intermediate_query\.dense\.{param}", f"{dst}encoder.layer.\\1.intermediate_query.dense.\\2"),
+        Rule(rf"{layer}output_query\.(dense|LayerNorm)\.{param}", f"{dst}encoder.layer.\\1.output_query.\\2.\\3"),
+    ]
+    if keep_text_path:
+        rules += [
+            Rule(rf"{src}embeddings\.(word_embeddings|position_embeddings)\.weight", f"{dst}embeddings.\\1.weight"),
+            Rule(rf"{layer}intermediate\.dense\.{param}", f"{dst}encoder.layer.\\1.intermediate.dense.\\2"),
+            Rule(rf"{layer}output\.(dense|LayerNorm)\.{param}", f"{dst}encoder.layer.\\1.output.\\2.\\3"),
+        ]
+    return rules
+
+
+def integer_at_least(n: int) -> str:
+    """Regex for decimal integers >= n (e.g. block indices beyond a model's depth)."""
+    digits = str(n)
+    options = [digits]
+    for i, digit in enumerate(digits):
+        if digit != "9":
+            options.append(digits[:i] + f"[{int(digit) + 1}-9]" + r"\d" * (len(digits) - i - 1))
+    options.append(rf"[1-9]\d{{{len(digits)},}}")
+    return "(?:" + "|".join(options) + ")"
+
+
+def not_matching(patterns: Iterable[str]) -> str:
+    """Regex for every key that does NOT start with one of ``patterns`` (for ``expected_missing``)."""
+    return "(?!" + "|".join(f"(?:{p})" for p in patterns) + ").*"
+
+
+def _outside(keys: Iterable[str], patterns: Sequence[str]) -> list[str]:
+    compiled = [re.compile(p) for p in patterns]
+    return [key for key in keys if not any(c.fullmatch(key) for c in compiled)]
+
+
+def _listing(keys: Sequence[str], limit: int = 30) -> str:
+    shown = "\n  ".join(keys[:limit])
+    more = f"\n  … and {len(keys) - limit} more" if len(keys) > limit else ""
+    return f"\n  {shown}{more}"
+
+
+def check_leftovers(unmatched: Sequence[str], allowed_drops: Sequence[str], source: str) -> None:
+    """Fail unless every original key a converter did not use is on the family's drop list."""
+    surprising = _outside(unmatched, allowed_drops)
+    if surprising:
+        raise ValueError(f"{source}: {len(surprising)} checkpoint key(s) are neither converted nor on the drop list:{_listing(surprising)}")
+    if unmatched:
+        logger.info("%s: dropped %d key(s) on the allow-list", source, len(unmatched))
+
+
+# -- loading into a module --------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # module keys the state did not provide (allowed)
+    unexpected: list[str] = field(default_factory=list)  # state keys the module has no slot for (dropped)
+
+    def __str__(self) -> str:
+        return f"loaded {len(self.loaded)}, allowed missing {len(self.missing)}, dropped {len(self.unexpected)}"
+
+
+def load_converted(
+    module: nn.Module,
+    state: Mapping[str, Tensor],
+    expected_missing: Sequence[str] = (),
+    expected_unexpected: Sequence[str] = (),
+    strict: bool = True,
+) -> LoadReport:
+    """Load already-renamed weights; every regex in the allow-lists must match a WHOLE key.
+
+    Shapes are checked first and the allow-lists next, both before anything is copied, so a failed
+    call leaves the module untouched. ``strict=False`` turns the allow-list failure into a warning.
+    """
+    target = module.state_dict()
+    mismatched = [
+        f"{key}: checkpoint {list(tensor.shape)} vs model {list(target[key].shape)}"
+        for key, tensor in state.items()
+        if key in target and tensor.shape != target[key].shape
+    ]
+    if mismatched:
+        raise ValueError(f"shape mismatch for {len(mismatched)} key(s):{_listing(mismatched)}")
+    missing = [key for key in target if key not in state]
+    unexpected = [key for key in state if key not in target]
+    bad_missing = _outside(missing, expected_missing)
+    bad_unexpected = _outside(unexpected, expected_unexpected)
+    if bad_missing or bad_unexpected:
+        message = "checkpoint does not fit the module:"
+        if bad_missing:
+            message += f"\nmissing (not on the allow-list):{_listing(bad_missing)}"
+        if bad_unexpected:
+            message += f"\nunexpected (not on the allow-list):{_listing(bad_unexpected)}"
+        if strict:
+            raise ValueError(message)
+        logger.warning(message)
+    module.load_state_dict(dict(state), strict=False)
+    return LoadReport(loaded=[key for key in state if key in target], missing=missing, unexpected=unexpected)
+
+
+# -- safetensors cache ------------------------------------------------------------------------
+
+CACHE_FORMAT = 1  # bump when converters change in a way old caches must not survive
+
+
+@dataclass
+class CachedConversion:
+    state: StateDict
+    dropped: list[str]
+    reused: bool  # True when served from an existing cache file
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 24) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe(fn: Callable) -> str:
+    # Stable identity of a converter (functools.partial included), stored in the sidecar.
+    if isinstance(fn, partial):
+        args = ", ".join([*map(repr, fn.args), *(f"{k}={v!r}" for k, v in sorted(fn.keywords.items()))])
+        return f"{_describe(fn.func)}({args})"
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _unshared(state: Mapping[str, Tensor]) -> StateDict:
+    # safetensors refuses tensors that share storage (tied weights) or are non-contiguous views.
+    seen: set[int] = set()
+    out: StateDict = {}
+    for key, tensor in state.items():
+        tensor = tensor.detach().contiguous()
+        pointer = tensor.untyped_storage().data_ptr()
+        out[key] = tensor.clone() if pointer in seen else tensor
+        seen.add(pointer)
+    return out
+
+
+def convert_with_cache(
+    src_path: str | Path, cache_dir: str | Path, convert_fn: Converter, published_at: str = ""
+) -> CachedConversion:
+    """Convert ``src_path`` once into ``<cache_dir>/<name>.safetensors`` (+ ``<name>.json`` sidecar).
+
+    The cache is reused only when the sidecar records the same source sha256, converter and cache
+    format; otherwise the original is loaded, converted and the cache rewritten.
+    """
+    from safetensors.torch import load_file, save_file
+
+    src_path = Path(src_path)
+    if not src_path.is_file():
+        load_original(src_path, published_at)  # raises the descriptive FileNotFoundError
+    cache_dir = Path(cache_dir)
+    weights_file = cache_dir / f"{src_path.stem}.safetensors"
+    sidecar_file = cache_dir / f"{src_path.stem}.json"
+    sha = file_sha256(src_path)
+    identity = {"source_sha256": sha, "converter": _describe(convert_fn), "cache_format": CACHE_FORMAT}
+    if weights_file.is_file() and sidecar_file.is_file():
+        sidecar = json.loads(sidecar_file.read_text())
+        if all(sidecar.get(k) == v for k, v in identity.items()):
+            return CachedConversion(dict(load_file(str(weights_file), device="cpu")), sidecar["dropped"], reused=True)
+        logger.info("%s: cache is stale (source or converter changed); rebuilding", weights_file)
+    state, dropped = convert_fn(load_original(src_path, published_at))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    sidecar_file.unlink(missing_ok=True)  # the sidecar marks a complete cache: remove it while rewriting
+    save_file(_unshared(state), str(weights_file))
+    sidecar = {"source": str(src_path.resolve()), **identity, "kept": sorted(state), "dropped": list(dropped)}
+    sidecar_file.write_text(json.dumps(sidecar, indent=1))
+    return CachedConversion(state, list(dropped), reused=False)
