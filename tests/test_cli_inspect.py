@@ -6,3 +6,9 @@ def test_inspect_prints_full_size_parameter_counts(capsys):
     out = capsys.readouterr().out
     assert "language_model" in out and "6,738,415,616" in out
     assert "total" in out
+
+
+def test_inspect_videochat2(capsys):
+    assert main(["inspect", "--model", "videochat2"]) == 0
+    out = capsys.readouterr().out
+    assert "language_model" in out and "7,241,732,096" in out and "vision_encoder" in out

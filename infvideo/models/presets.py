@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
+from .videochat2 import InfVideoChat2, InfVideoChat2Config
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ FAMILIES: dict[str, ModelFamily] = {
     "video_llama": ModelFamily(
         "video_llama", lambda config, tokenizer=None: InfVideoLLaMA(config, tokenizer),
         InfVideoLLaMAConfig.full, InfVideoLLaMAConfig.tiny, _video_llama_files,
+    ),
+    "videochat2": ModelFamily(
+        "videochat2", lambda config, tokenizers=None: InfVideoChat2(config, tokenizers),
+        InfVideoChat2Config.full, InfVideoChat2Config.tiny, lambda: [],
     ),
 }
 

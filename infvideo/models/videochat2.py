@@ -1,0 +1,256 @@
+"""∞-VideoChat2 (Mistral) on transformers classes (reference-spec §2.4, §3.4).
+
+UMT-L/16 (``VideoMAEModel`` host) per chunk → ``vision_layernorm`` → InstructBLIP-style Q-former
+(``InstructBlipQFormerModel``: 32 + 64 query tokens and the instruction text, memory in its cross-attention
+layers) → ``mistral_proj`` on the query outputs → running mean over chunks → ``MistralForCausalLM`` on
+the conversation with the video embedding in place of ``<VideoHere>``, greedy decoding.
+
+Unlike Video-LLaMA, the memory sees UMT's patch tokens: each frame's ``tokens_per_frame`` patch tokens
+are pooled to one vector before the memory update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+import torch
+from torch import Tensor, nn
+from transformers import InstructBlipQFormerConfig, InstructBlipQFormerModel, MistralConfig, MistralForCausalLM
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from infvideo.memory import MemoryConfig, build_memory
+
+from .base import GenerationSettings, RunningMean
+from .memory_attention import install_memory, memory_layers, reset_memories
+from .prompts_videochat2 import MULTIPLE_CHOICE_SYSTEM, cut_at_stop, segment_token_ids
+from .umt import UMTConfig, UMTVisionEncoder
+
+# The eval scripts' decoding: greedy, at most 100 new tokens, one beam.
+DEFAULT_GENERATION = GenerationSettings(do_sample=False, num_beams=1, max_new_tokens=100)
+
+
+@dataclass
+class InfVideoChat2Config:
+    vision: UMTConfig = field(default_factory=UMTConfig)
+    qformer: dict = field(default_factory=dict)  # InstructBlipQFormerConfig fields
+    llm: dict = field(default_factory=dict)  # MistralConfig fields
+    num_query_tokens: int = 32
+    num_extra_query_tokens: int = 64
+    max_txt_len: int = 512  # instruction tokens kept (from the end: the tokenizer truncates on the left)
+    vision_layernorm_eps: float = 1e-12
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    alpha: float = 0.75
+    instruction: str = MULTIPLE_CHOICE_SYSTEM  # the Q-former's instruction when embed_video is given none
+
+    @classmethod
+    def full(cls, **overrides) -> "InfVideoChat2Config":
+        """Published sizes: UMT-L/16 (23 of 24 blocks), BERT-base Q-former, Mistral-7B-Instruct-v0.2."""
+        config = cls(
+            vision=UMTConfig(),
+            qformer=dict(  # bert-base-uncased, plus "[DEC]" in the vocabulary (30522 + 1)
+                vocab_size=30523, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                intermediate_size=3072, max_position_embeddings=512, layer_norm_eps=1e-12,
+                hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+                cross_attention_frequency=2, encoder_hidden_size=1024,
+            ),
+            llm=dict(  # Mistral-7B-Instruct-v0.2 config.json
+                vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=32768,
+                rms_norm_eps=1e-5, rope_theta=1e6, sliding_window=None, tie_word_embeddings=False,
+            ),
+        )
+        return replace(config, **overrides)
+
+    @classmethod
+    def tiny(cls, llm_vocab_size: int = 400, qformer_vocab_size: int = 64, **overrides) -> "InfVideoChat2Config":
+        """Same architecture at toy sizes, for tests and the demo on a CPU (2×2 patches per frame)."""
+        config = cls(
+            vision=UMTConfig(
+                image_size=32, patch_size=16, hidden_size=64, num_layers=2, num_attention_heads=4, intermediate_size=128
+            ),
+            qformer=dict(
+                vocab_size=qformer_vocab_size, hidden_size=48, num_hidden_layers=4, num_attention_heads=4,
+                intermediate_size=96, max_position_embeddings=64, cross_attention_frequency=2, encoder_hidden_size=64,
+            ),
+            llm=dict(
+                vocab_size=llm_vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, sliding_window=None,
+            ),
+            num_query_tokens=4,
+            num_extra_query_tokens=8,
+            max_txt_len=32,
+            memory=MemoryConfig(num_basis=16, num_samples=32),
+        )
+        return replace(config, **overrides)
+
+
+@dataclass
+class VideoChat2Tokenizers:
+    qformer: PreTrainedTokenizerBase  # bert-base-uncased WordPiece with "[DEC]" added as BOS
+    llm: PreTrainedTokenizerBase  # Mistral-7B-Instruct-v0.2's
+
+    def __post_init__(self) -> None:
+        # VideoChat2 builds its Q-former tokenizer with truncation_side="left": a long instruction keeps its end.
+        self.qformer.truncation_side = "left"
+
+
+class InfVideoChat2(nn.Module):
+    def __init__(self, config: InfVideoChat2Config, tokenizers: VideoChat2Tokenizers | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizers = tokenizers
+        self.vision_encoder = UMTVisionEncoder(config.vision)
+        self.vision_layernorm = nn.LayerNorm(config.vision.hidden_size, eps=config.vision_layernorm_eps)
+        self.qformer = InstructBlipQFormerModel(InstructBlipQFormerConfig(**config.qformer))
+        if self.qformer.config.encoder_hidden_size != config.vision.hidden_size:
+            raise ValueError(
+                f"the Q-former attends to {self.qformer.config.encoder_hidden_size}-wide tokens but the vision "
+                f"encoder is {config.vision.hidden_size} wide"
+            )
+        width = self.qformer.config.hidden_size
+        self.query_tokens = nn.Parameter(torch.zeros(1, config.num_query_tokens, width))
+        self.extra_query_tokens = nn.Parameter(torch.zeros(1, config.num_extra_query_tokens, width))
+        self.language_model = MistralForCausalLM(MistralConfig(**config.llm))
+        self.mistral_proj = nn.Linear(width, self.language_model.config.hidden_size)
+        if tokenizers is not None:
+            self._check_vocabularies(tokenizers)
+        install_memory(
+            self.qformer, lambda: build_memory(config.memory), config.alpha, self.vision_encoder.tokens_per_frame
+        )
+        self.eval()
+
+    def _check_vocabularies(self, tokenizers: VideoChat2Tokenizers) -> None:
+        for name, tokenizer, rows in (
+            ("Q-former", tokenizers.qformer, self.qformer.config.vocab_size),
+            ("LLM", tokenizers.llm, self.language_model.config.vocab_size),
+        ):
+            if len(tokenizer) > rows:
+                raise ValueError(f"the {name} tokenizer has {len(tokenizer)} ids but the embedding table only {rows}")
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.vision_encoder.tokens_per_frame
+
+    @property
+    def num_queries(self) -> int:
+        return self.config.num_query_tokens + self.config.num_extra_query_tokens
+
+    # -- frame stage -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_chunk(self, frames: Tensor) -> Tensor:
+        """Preprocessed frames [L, 3, H, W] (or [batch, L, 3, H, W]) -> UMT patch tokens after the vision
+        LayerNorm, [L, tokens_per_frame, width] (or with the batch dimension)."""
+        batched = frames.dim() == 5
+        tokens = self.vision_layernorm(self.vision_encoder(frames if batched else frames.unsqueeze(0)))
+        return tokens if batched else tokens.squeeze(0)
+
+    # -- memory stage ------------------------------------------------------------------------
+    def instruction_tokens(self, instruction: str, batch: int = 1) -> tuple[Tensor, Tensor]:
+        """Q-former text input ids and mask [batch, n] for the instruction, at most max_txt_len tokens."""
+        if self.tokenizers is None:
+            raise RuntimeError("InfVideoChat2 needs its tokenizers to read the instruction")
+        text = self.tokenizers.qformer(
+            [instruction] * batch, padding="longest", truncation=True, max_length=self.config.max_txt_len, return_tensors="pt"
+        )
+        device = self.query_tokens.device
+        return text.input_ids.to(device), text.attention_mask.to(device)
+
+    def embed_chunk(self, tokens: Tensor, text: tuple[Tensor, Tensor]) -> Tensor:
+        """Patch tokens of one chunk [L, P, width] (or [batch, L, P, width]) and the instruction's
+        (ids, mask) -> projected query outputs [batch, num_queries, llm_hidden]."""
+        if tokens.dim() == 3:
+            tokens = tokens.unsqueeze(0)
+        batch, frames, per_frame, width = tokens.shape
+        dtype = self.query_tokens.dtype
+        encoder_tokens = tokens.reshape(batch, frames * per_frame, width).to(dtype)
+        queries = torch.cat([self.query_tokens, self.extra_query_tokens], dim=1).expand(batch, -1, -1)
+        text_ids, text_mask = text
+        query_mask = torch.ones(queries.shape[:2], dtype=text_mask.dtype, device=text_mask.device)
+        output = self.qformer(
+            input_ids=text_ids.expand(batch, -1),
+            attention_mask=torch.cat([query_mask, text_mask.expand(batch, -1)], dim=1),
+            query_embeds=queries,
+            encoder_hidden_states=encoder_tokens,
+            encoder_attention_mask=torch.ones(encoder_tokens.shape[:2], dtype=torch.long, device=encoder_tokens.device),
+        ).last_hidden_state
+        # Only the query positions go to the LLM; the instruction positions are discarded.
+        return self.mistral_proj(output[:, : queries.shape[1]])
+
+    @torch.inference_mode()
+    def embed_video(
+        self, chunks: Iterable[Tensor], generator: torch.Generator | None = None, *, instruction: str | None = None
+    ) -> Tensor:
+        """Chunks of patch tokens -> the LLM's visual input [batch, num_queries, llm_hidden]: memories reset
+        at the first chunk, then the mean of the chunk embeddings, accumulated in float32 and cast to the
+        LLM's dtype at the end. ``instruction`` is the Q-former text (the dataset's system string)."""
+        text = self.instruction_tokens(self.config.instruction if instruction is None else instruction)
+        reset_memories(self.qformer, generator)
+        mean = RunningMean()
+        for tokens in chunks:
+            mean.add(self.embed_chunk(tokens, text).float())
+        if mean.value is None:
+            raise ValueError("embed_video needs at least one chunk")
+        return mean.value.to(self.language_model.dtype)
+
+    # -- answer ------------------------------------------------------------------------------
+    def prompt_embeddings(self, visual: Tensor, prompt: str) -> Tensor:
+        """The prompt's token embeddings with ``visual`` [batch, n, hidden] in place of ``<VideoHere>``."""
+        embed = self.language_model.get_input_embeddings()
+        device, dtype = embed.weight.device, embed.weight.dtype
+        before, *rest = segment_token_ids(self.tokenizers.llm, prompt)
+        if len(rest) != 1:
+            raise ValueError(f"a prompt for one video needs exactly one <VideoHere>, found {len(rest)}")
+        batch = visual.shape[0]
+        pieces = [embed(before.to(device)), visual.to(device, dtype), embed(rest[0].to(device))]
+        return torch.cat([piece.expand(batch, -1, -1) for piece in pieces], dim=1)
+
+    @torch.inference_mode()
+    def answer_batch(
+        self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None
+    ) -> list[str]:
+        """One answer per batch item: generation stops at "</s>"; a leading <unk> then <s> are dropped and
+        the text is cut at "</s>", as the reference."""
+        if self.tokenizers is None:
+            raise RuntimeError("InfVideoChat2.answer needs its tokenizers")
+        settings = settings or replace(DEFAULT_GENERATION)  # a copy: callers may tweak theirs
+        tokenizer = self.tokenizers.llm
+        embeds = self.prompt_embeddings(visual, prompt)
+        eos = tokenizer.eos_token_id
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            outputs = self.language_model.generate(
+                inputs_embeds=embeds,
+                attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device),
+                max_new_tokens=settings.max_new_tokens,
+                min_length=settings.min_length,
+                do_sample=settings.do_sample,
+                temperature=settings.temperature if settings.do_sample else None,
+                top_p=settings.top_p if settings.do_sample else None,
+                num_beams=settings.num_beams,
+                repetition_penalty=settings.repetition_penalty,
+                length_penalty=settings.length_penalty,
+                # The reference stops on [2] or [29871, 2]; both end with the EOS id.
+                eos_token_id=eos,
+                pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
+            )
+        return [self.decode(ids) for ids in outputs]
+
+    def decode(self, ids: Tensor) -> str:
+        if ids.numel() and ids[0] == 0:  # the model may start with <unk>
+            ids = ids[1:]
+        if ids.numel() and ids[0] == 1:  # or with <s>
+            ids = ids[1:]
+        return cut_at_stop(self.tokenizers.llm.decode(ids, skip_special_tokens=False))
+
+    def answer(
+        self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None
+    ) -> str:
+        """Generate from the prompt (a string with one ``<VideoHere>``) for a single video."""
+        if visual.shape[0] != 1:
+            raise ValueError(f"answer takes one video; use answer_batch for {visual.shape[0]}")
+        return self.answer_batch(visual, prompt, settings, seed)[0]
+
+    def memories(self):
+        return [layer.memory for layer in memory_layers(self.qformer)]
