@@ -38,6 +38,9 @@ class InfVideoLLaMAConfig:
     add_frame_pos: bool = True  # MovieChat/Video-LLaMA behaviour; the reference computes but never adds them
     dropout_at_inference: bool = False  # the reference leaves the video Q-former in training mode
     max_context: int = 2000
+    # Original checkpoint files by role (vision, blip2, finetune: .pth files; llm: an HF folder);
+    # see infvideo.models.checkpoints.video_llama.VIDEO_LLAMA_FILES for what each holds and where.
+    checkpoints: dict = field(default_factory=dict)
 
     @classmethod
     def full(cls, **overrides) -> "InfVideoLLaMAConfig":
@@ -86,7 +89,8 @@ class InfVideoLLaMAConfig:
 
 
 class InfVideoLLaMA(nn.Module):
-    def __init__(self, config: InfVideoLLaMAConfig, tokenizer=None) -> None:
+    def __init__(self, config: InfVideoLLaMAConfig, tokenizer=None, language_model: nn.Module | None = None) -> None:
+        """``language_model``: an already loaded LLM (real runs), else one is built from ``config.llm``."""
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
@@ -100,7 +104,7 @@ class InfVideoLLaMA(nn.Module):
         video_width = self.video_qformer.config.hidden_size
         self.video_query_tokens = nn.Parameter(torch.zeros(1, config.num_video_query_tokens, video_width))
         self.video_frame_position_embedding = nn.Embedding(config.max_frame_pos, width)
-        self.language_model = LlamaForCausalLM(LlamaConfig(**config.llm))
+        self.language_model = language_model if language_model is not None else LlamaForCausalLM(LlamaConfig(**config.llm))
         self.llama_proj = nn.Linear(video_width, self.language_model.config.hidden_size)
         # The frame Q-former emits num_query_tokens tokens per frame: that is the memory's frame size.
         install_memory(
@@ -114,6 +118,7 @@ class InfVideoLLaMA(nn.Module):
         """Preprocessed frames [L, 3, H, W] -> frame Q-former tokens [L, num_query_tokens, width]."""
         dtype = self.vision_model.embeddings.patch_embedding.weight.dtype
         image_tokens = self.vision_model(pixel_values=frames.to(dtype)).last_hidden_state
+        image_tokens = image_tokens.to(self.query_tokens.dtype)  # the Q-formers stay in fp32
         queries = self.query_tokens.expand(frames.shape[0], -1, -1)
         return self.qformer(query_embeds=queries, encoder_hidden_states=image_tokens).last_hidden_state
 

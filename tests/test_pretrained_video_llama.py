@@ -1,0 +1,65 @@
+"""Config-named original files -> a working InfVideoLLaMA (tiny synthetic files in the original format)."""
+
+import dataclasses
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from helpers.original_checkpoints import (
+    TinySizes,
+    blip2_pretrained_original,
+    eva_vit_g_original,
+    video_llama_finetune_original,
+    wrap_like_lavis,
+)
+from infvideo.models.base import GenerationSettings
+from infvideo.models.pretrained import load_video_llama
+from infvideo.models.prompts_video_llama import egoschema_prompt
+from infvideo.models.tokenizers import tiny_llama_tokenizer
+from infvideo.models.video_llama import InfVideoLLaMAConfig
+
+
+@pytest.fixture
+def original_files(tmp_path):
+    tokenizer = tiny_llama_tokenizer()
+    config = InfVideoLLaMAConfig.tiny(vocab_size=len(tokenizer))
+    v, q, vq = config.vision, config.qformer, config.video_qformer
+    sizes = TinySizes(
+        vision_width=v["hidden_size"], vision_heads=v["num_attention_heads"], vision_mlp=v["intermediate_size"],
+        vision_depth=v["num_hidden_layers"], image_size=v["image_size"], patch_size=v["patch_size"],
+        qformer_width=q["hidden_size"], qformer_heads=q["num_attention_heads"], qformer_ffn=q["intermediate_size"],
+        qformer_layers=q["num_hidden_layers"], cross_every=q["cross_attention_frequency"], video_layers=vq["num_hidden_layers"],
+        num_queries=config.num_query_tokens, frame_positions=config.max_frame_pos, llm_width=config.llm["hidden_size"],
+    )
+    originals = {"vision": eva_vit_g_original(sizes), "blip2": blip2_pretrained_original(sizes), "finetune": video_llama_finetune_original(sizes)}
+    paths = {}
+    for role, state in originals.items():
+        paths[role] = str(tmp_path / f"{role}.pth")
+        torch.save(wrap_like_lavis(state), paths[role])
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(LlamaConfig(**config.llm))
+    llm.save_pretrained(tmp_path / "llm")
+    tokenizer.save_pretrained(tmp_path / "llm")
+    paths["llm"] = str(tmp_path / "llm")
+    return dataclasses.replace(config, checkpoints=paths), originals, llm
+
+
+def test_config_named_files_build_a_working_model(original_files):
+    config, originals, llm = original_files
+    model = load_video_llama(config, dtype=torch.float32)
+    assert torch.equal(model.vision_model.embeddings.class_embedding, originals["vision"]["cls_token"])
+    assert torch.equal(model.video_query_tokens, originals["finetune"]["video_query_tokens"])
+    assert torch.equal(model.llama_proj.weight, originals["finetune"]["llama_proj.weight"])
+    assert all(torch.equal(a, b) for a, b in zip(model.language_model.parameters(), llm.parameters()))
+    frames = torch.randn(8, 3, 28, 28)
+    visual = model.embed_video([model.encode_chunk(chunk) for chunk in frames.split(4)])
+    assert isinstance(model.answer(visual, egoschema_prompt("what?"), GenerationSettings(max_new_tokens=5)), str)
+
+
+def test_a_missing_path_names_the_file_and_where_it_is_published(original_files):
+    config, _, _ = original_files
+    paths = dict(config.checkpoints)
+    del paths["finetune"]
+    with pytest.raises(ValueError, match=r"finetune-vicuna7b-v2\.pth.*DAMO-NLP-SG"):
+        load_video_llama(dataclasses.replace(config, checkpoints=paths), dtype=torch.float32)
