@@ -1,0 +1,1 @@
+"""Video decoding, the reference's frame-index rules, and chunked streaming."""

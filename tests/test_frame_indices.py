@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from infvideo.video.indices import (
+    frame_indices_arange,
+    frame_indices_segment_centres,
+    frame_indices_segment_midpoints,
+    frame_indices_uniform,
+)
+
+
+def test_uniform_gives_exactly_the_count_in_range():
+    for frames in (1, 7, 100, 2049, 10_007):
+        for count in (1, 8, 256, 2048):
+            indices = frame_indices_uniform(frames, count)
+            assert len(indices) == count
+            assert all(0 <= i < frames for i in indices)
+            assert indices == sorted(indices)
+    assert frame_indices_uniform(10, 5) == [0, 2, 4, 6, 8]
+
+
+def test_arange_rule_can_return_one_index_too_many():
+    # The reference's float step: the known off-by-one (quirk #22) for some lengths.
+    extra = [(f, t) for f in range(50, 400) for t in (7, 8, 16, 32) if len(frame_indices_arange(f, t)) != min(f, t)]
+    assert extra, "expected at least one length where arange returns T + 1 indices"
+    assert frame_indices_arange(5, 16) == [0, 1, 2, 3, 4]  # T capped at the video length
+
+
+def test_segment_centres_match_the_reference_formula():
+    # VideoChat2 get_index(num_frames=100, num_segments=8): seg = 99/8 = 12.375, start = 6.
+    assert frame_indices_segment_centres(100, 8) == [6, 18, 31, 43, 56, 68, 80, 93]
+    assert frame_indices_segment_centres(1, 4) == [0, 0, 0, 0]
+    indices = frame_indices_segment_centres(3000, 128)
+    assert len(indices) == 128 and max(indices) < 3000
+
+
+def test_segment_midpoints_match_the_reference_formula():
+    # Video-MME get_index(bound=None, max_frame=99, num_segments=8): seg = 12.375.
+    expected = [int(12.375 / 2 + np.round(12.375 * k)) for k in range(8)]
+    assert frame_indices_segment_midpoints(100, 8) == expected == [6, 18, 31, 43, 56, 68, 80, 93]
+    # A 2-second window at 10 fps from second 3: frames 30..50.
+    assert frame_indices_segment_midpoints(1000, 4, fps=10.0, bound=(3.0, 5.0)) == [32, 37, 42, 47]
+    with pytest.raises(ValueError, match="fps"):
+        frame_indices_segment_midpoints(100, 4, bound=(0, 1))
+
+
+def test_empty_video_or_zero_count_is_an_error():
+    with pytest.raises(ValueError, match="no decodable frame"):
+        frame_indices_uniform(0, 8)
+    with pytest.raises(ValueError, match="asked for 0"):
+        frame_indices_segment_centres(10, 0)
