@@ -60,7 +60,7 @@ class MemoryAttentionMixin:
             raise ValueError(
                 f"{tokens} encoder tokens are not a whole number of frames of {self.tokens_per_frame} tokens"
             )
-        return encoder_hidden_states.view(batch, tokens // self.tokens_per_frame, self.tokens_per_frame, width).mean(2)
+        return encoder_hidden_states.reshape(batch, tokens // self.tokens_per_frame, self.tokens_per_frame, width).mean(2)
 
     def forward(self, hidden_states, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None, **kwargs):
         short_term, weights = super().forward(
