@@ -22,11 +22,15 @@ class ModelFamily:
 
 
 def _video_llama_files() -> list[dict]:
-    try:
-        from .checkpoints.video_llama import VIDEO_LLAMA_FILES
-    except ImportError:  # the loaders are optional at inspection time
-        return []
-    return [dict(entry) if isinstance(entry, dict) else vars(entry) for entry in VIDEO_LLAMA_FILES]
+    from .checkpoints.video_llama import VIDEO_LLAMA_FILES
+
+    return [vars(entry) for entry in VIDEO_LLAMA_FILES]
+
+
+def _videochat2_files() -> list[dict]:
+    from .checkpoints.videochat2 import VIDEOCHAT2_FILES
+
+    return [vars(entry) for entry in VIDEOCHAT2_FILES]
 
 
 FAMILIES: dict[str, ModelFamily] = {
@@ -36,7 +40,7 @@ FAMILIES: dict[str, ModelFamily] = {
     ),
     "videochat2": ModelFamily(
         "videochat2", lambda config, tokenizers=None: InfVideoChat2(config, tokenizers),
-        InfVideoChat2Config.full, InfVideoChat2Config.tiny, lambda: [],
+        InfVideoChat2Config.full, InfVideoChat2Config.tiny, _videochat2_files,
     ),
 }
 

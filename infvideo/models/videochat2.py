@@ -42,6 +42,9 @@ class InfVideoChat2Config:
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     alpha: float = 0.75
     instruction: str = MULTIPLE_CHOICE_SYSTEM  # the Q-former's instruction when embed_video is given none
+    # Original checkpoint files by role (umt_qformer, stage3: .pth files; llm: an HF folder); see
+    # infvideo.models.checkpoints.videochat2.VIDEOCHAT2_FILES for what each holds and where.
+    checkpoints: dict = field(default_factory=dict)
 
     @classmethod
     def full(cls, **overrides) -> "InfVideoChat2Config":
@@ -96,7 +99,10 @@ class VideoChat2Tokenizers:
 
 
 class InfVideoChat2(nn.Module):
-    def __init__(self, config: InfVideoChat2Config, tokenizers: VideoChat2Tokenizers | None = None) -> None:
+    def __init__(
+        self, config: InfVideoChat2Config, tokenizers: VideoChat2Tokenizers | None = None, language_model: nn.Module | None = None
+    ) -> None:
+        """``language_model``: an already loaded LLM (real runs), else one is built from ``config.llm``."""
         super().__init__()
         self.config = config
         self.tokenizers = tokenizers
@@ -111,7 +117,7 @@ class InfVideoChat2(nn.Module):
         width = self.qformer.config.hidden_size
         self.query_tokens = nn.Parameter(torch.zeros(1, config.num_query_tokens, width))
         self.extra_query_tokens = nn.Parameter(torch.zeros(1, config.num_extra_query_tokens, width))
-        self.language_model = MistralForCausalLM(MistralConfig(**config.llm))
+        self.language_model = language_model if language_model is not None else MistralForCausalLM(MistralConfig(**config.llm))
         self.mistral_proj = nn.Linear(width, self.language_model.config.hidden_size)
         if tokenizers is not None:
             self._check_vocabularies(tokenizers)
