@@ -63,3 +63,32 @@ def test_a_missing_path_names_the_file_and_where_it_is_published(original_files)
     del paths["finetune"]
     with pytest.raises(ValueError, match=r"finetune-vicuna7b-v2\.pth.*DAMO-NLP-SG"):
         load_video_llama(dataclasses.replace(config, checkpoints=paths), dtype=torch.float32)
+
+
+def test_files_written_from_a_model_load_back_into_that_model(tmp_path):
+    """Every Video-LLaMA family file, written from a reference model in the original layout, makes a
+    differently initialised model reproduce the reference's outputs exactly."""
+    from helpers.video_llama_export import video_llama_originals, zero_key_biases
+    from infvideo.models.checkpoints import load_video_llama_weights
+    from infvideo.models.video_llama import InfVideoLLaMA
+
+    tokenizer = tiny_llama_tokenizer()
+    config = InfVideoLLaMAConfig.tiny(vocab_size=len(tokenizer))
+    torch.manual_seed(1)
+    reference = InfVideoLLaMA(config, tokenizer)
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    zero_key_biases(reference)
+    paths = {}
+    for role, state in video_llama_originals(reference).items():
+        paths[role] = tmp_path / f"{role}.pth"
+        torch.save({"model": state}, paths[role])
+    torch.manual_seed(2)
+    model = InfVideoLLaMA(config, tokenizer, language_model=reference.language_model)
+    load_video_llama_weights(model, paths["vision"], paths["blip2"], paths["finetune"])
+    frames = torch.randn(8, 3, 28, 28).split(4)
+    ours = [model.encode_chunk(f) for f in frames]
+    theirs = [reference.encode_chunk(f) for f in frames]
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert torch.equal(model.embed_video(ours), reference.embed_video(theirs))
