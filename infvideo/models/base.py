@@ -35,6 +35,38 @@ class GenerationSettings:
     length_penalty: float = 1.0
 
 
+def generate_from_embeddings(
+    language_model, embeds: Tensor, settings: GenerationSettings, seed: int | None = None, **stopping
+) -> Tensor:
+    """``generate`` on prompt embeddings with the settings; a ``seed`` makes sampling reproducible
+    without touching the caller's global RNG. ``stopping``: stop strings or EOS ids for the model."""
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return language_model.generate(
+            inputs_embeds=embeds,
+            attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device),
+            max_new_tokens=settings.max_new_tokens,
+            min_length=settings.min_length,
+            do_sample=settings.do_sample,
+            temperature=settings.temperature if settings.do_sample else None,
+            top_p=settings.top_p if settings.do_sample else None,
+            num_beams=settings.num_beams,
+            repetition_penalty=settings.repetition_penalty,
+            length_penalty=settings.length_penalty,
+            **stopping,
+        )
+
+
+def strip_leading_special(ids: Tensor) -> Tensor:
+    """Drop a leading <unk> (0) and then a leading <s> (1), a harmless guard kept from the reference."""
+    if ids.numel() and ids[0] == 0:
+        ids = ids[1:]
+    if ids.numel() and ids[0] == 1:
+        ids = ids[1:]
+    return ids
+
+
 class VideoLLM(Protocol):
     def encode_chunk(self, frames: Tensor) -> Tensor: ...
 

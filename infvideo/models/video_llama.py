@@ -18,7 +18,7 @@ from transformers import Blip2QFormerConfig, Blip2QFormerModel, Blip2VisionConfi
 from infvideo.memory import MemoryConfig, build_memory
 from infvideo.memory.moviechat import adaptive_position_count, hierarchical_position_table
 
-from .base import GenerationSettings, RunningMean
+from .base import GenerationSettings, RunningMean, generate_from_embeddings, strip_leading_special
 from .memory_attention import install_memory, memory_layers, reset_memories
 from .prompts_video_llama import clean_answer, split_prompt
 
@@ -174,29 +174,11 @@ class InfVideoLLaMA(nn.Module):
         overflow = embeds.shape[1] + settings.max_new_tokens - self.config.max_context
         if overflow > 0:
             embeds = embeds[:, overflow:]
-        with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            output = self.language_model.generate(
-                inputs_embeds=embeds,
-                attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device),
-                max_new_tokens=settings.max_new_tokens,
-                min_length=settings.min_length,
-                do_sample=settings.do_sample,
-                temperature=settings.temperature if settings.do_sample else None,
-                top_p=settings.top_p if settings.do_sample else None,
-                num_beams=settings.num_beams,
-                repetition_penalty=settings.repetition_penalty,
-                length_penalty=settings.length_penalty,
-                stop_strings=["###"],
-                tokenizer=self.tokenizer,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )[0]
-        # Harmless guard kept from the reference: a leading <unk> then <s> are dropped.
-        if output.numel() and output[0] == 0:
-            output = output[1:]
-        if output.numel() and output[0] == 1:
-            output = output[1:]
+        output = generate_from_embeddings(
+            self.language_model, embeds, settings, seed,
+            stop_strings=["###"], tokenizer=self.tokenizer, pad_token_id=self.tokenizer.pad_token_id,
+        )[0]
+        output = strip_leading_special(output)
         return clean_answer(self.tokenizer.decode(output, skip_special_tokens=True))
 
     def memories(self):

@@ -21,7 +21,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from infvideo.memory import MemoryConfig, build_memory
 
-from .base import GenerationSettings, RunningMean
+from .base import GenerationSettings, RunningMean, generate_from_embeddings, strip_leading_special
 from .memory_attention import install_memory, memory_layers, reset_memories
 from .prompts_videochat2 import MULTIPLE_CHOICE_SYSTEM, cut_at_stop, segment_token_ids
 from .umt import UMTConfig, UMTVisionEncoder
@@ -223,31 +223,15 @@ class InfVideoChat2(nn.Module):
         tokenizer = self.tokenizers.llm
         embeds = self.prompt_embeddings(visual, prompt)
         eos = tokenizer.eos_token_id
-        with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            outputs = self.language_model.generate(
-                inputs_embeds=embeds,
-                attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device),
-                max_new_tokens=settings.max_new_tokens,
-                min_length=settings.min_length,
-                do_sample=settings.do_sample,
-                temperature=settings.temperature if settings.do_sample else None,
-                top_p=settings.top_p if settings.do_sample else None,
-                num_beams=settings.num_beams,
-                repetition_penalty=settings.repetition_penalty,
-                length_penalty=settings.length_penalty,
-                # The reference stops on [2] or [29871, 2]; both end with the EOS id.
-                eos_token_id=eos,
-                pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
-            )
+        outputs = generate_from_embeddings(
+            self.language_model, embeds, settings, seed,
+            # The reference stops on [2] or [29871, 2]; both end with the EOS id.
+            eos_token_id=eos, pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
+        )
         return [self.decode(ids) for ids in outputs]
 
     def decode(self, ids: Tensor) -> str:
-        if ids.numel() and ids[0] == 0:  # the model may start with <unk>
-            ids = ids[1:]
-        if ids.numel() and ids[0] == 1:  # or with <s>
-            ids = ids[1:]
+        ids = strip_leading_special(ids)
         return cut_at_stop(self.tokenizers.llm.decode(ids, skip_special_tokens=False))
 
     def answer(
