@@ -165,3 +165,10 @@ def test_full_size_parameter_counts_on_the_meta_device():
     assert count(model.llama_proj) == 768 * 4096 + 4096
     assert model.query_tokens.shape == model.video_query_tokens.shape == (1, 32, 768)
     assert len(model.memories()) == 2
+
+
+def test_reference_generation_settings():
+    from infvideo.models.video_llama import REFERENCE_GENERATION
+
+    assert (REFERENCE_GENERATION.do_sample, REFERENCE_GENERATION.top_p, REFERENCE_GENERATION.max_new_tokens) == (True, 0.9, 300)
+    assert not GenerationSettings().do_sample  # greedy by default

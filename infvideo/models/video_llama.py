@@ -23,6 +23,10 @@ from .memory_attention import install_memory, memory_layers, reset_memories
 from .prompts_video_llama import clean_answer, split_prompt
 
 
+# The reference scripts sample (reference-spec §3.3); GenerationSettings() is greedy.
+REFERENCE_GENERATION = GenerationSettings(do_sample=True, temperature=1.0, top_p=0.9, num_beams=1, max_new_tokens=300)
+
+
 @dataclass
 class InfVideoLLaMAConfig:
     vision: dict = field(default_factory=dict)  # Blip2VisionConfig fields
