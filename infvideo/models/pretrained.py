@@ -6,13 +6,14 @@ from pathlib import Path
 
 import torch
 
+from .checkpoints.loader import find_role
 from .checkpoints.video_llama import VIDEO_LLAMA_FILES, load_llama_folder, load_video_llama_weights
 from .video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
 from .videochat2 import InfVideoChat2, InfVideoChat2Config
 
 
 def _path(checkpoints: dict, role: str, files) -> Path:
-    spec = next(entry for entry in files if entry.role == role)
+    spec = find_role(files, role, "model")
     if not checkpoints.get(role):
         raise ValueError(
             f"the config names no checkpoint for '{role}': expected {spec.name} ({spec.holds}), "

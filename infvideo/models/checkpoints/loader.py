@@ -363,3 +363,11 @@ def convert_with_cache(
     sidecar = {"source": str(src_path.resolve()), **identity, "kept": sorted(state), "dropped": list(dropped)}
     sidecar_file.write_text(json.dumps(sidecar, indent=1))
     return CachedConversion(state, list(dropped), reused=False)
+
+
+def find_role(files, role: str, family: str):
+    """The entry of an expected-files table (entries with a ``role``) for ``role``."""
+    for entry in files:
+        if entry.role == role:
+            return entry
+    raise KeyError(f"no {family} checkpoint role {role!r}; known: {[entry.role for entry in files]}")

@@ -27,6 +27,7 @@ from .loader import (
     bert_qformer_rules,
     check_leftovers,
     convert_with_cache,
+    find_role,
     integer_at_least,
     load_converted,
     load_original,
@@ -206,10 +207,7 @@ VIDEO_LLAMA_FILES: tuple[CheckpointFile, ...] = (
 
 def video_llama_file(role: str) -> CheckpointFile:
     """The entry of ``VIDEO_LLAMA_FILES`` for ``role`` (vision, blip2, finetune, llm)."""
-    for entry in VIDEO_LLAMA_FILES:
-        if entry.role == role:
-            return entry
-    raise KeyError(f"no Video-LLaMA checkpoint role {role!r}; known: {[e.role for e in VIDEO_LLAMA_FILES]}")
+    return find_role(VIDEO_LLAMA_FILES, role, "Video-LLaMA")
 
 
 def load_video_llama_weights(

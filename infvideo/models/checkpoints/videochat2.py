@@ -38,6 +38,7 @@ from .loader import (
     bert_qformer_rules,
     check_leftovers,
     convert_with_cache,
+    find_role,
     integer_at_least,
     load_converted,
     load_original,
@@ -241,10 +242,7 @@ VIDEOCHAT2_FILES: tuple[VideoChat2CheckpointFile, ...] = (
 
 def videochat2_file(role: str) -> VideoChat2CheckpointFile:
     """The entry of ``VIDEOCHAT2_FILES`` for ``role`` (umt_qformer, stage3, llm)."""
-    for entry in VIDEOCHAT2_FILES:
-        if entry.role == role:
-            return entry
-    raise KeyError(f"no VideoChat2 checkpoint role {role!r}; known: {[e.role for e in VIDEOCHAT2_FILES]}")
+    return find_role(VIDEOCHAT2_FILES, role, "VideoChat2")
 
 
 def load_mistral_folder(path: str | Path, dtype: torch.dtype = torch.float16) -> nn.Module:
