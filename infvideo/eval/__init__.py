@@ -1,0 +1,1 @@
+"""Prompts, the resumable prediction runner, option matching, judges, metrics and reports."""
