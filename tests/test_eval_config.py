@@ -1,0 +1,36 @@
+import pytest
+
+from infvideo.eval.config import PredictConfig, config_hash, load_config, run_name, to_yaml
+from infvideo.eval.environment import environment
+
+
+def test_defaults_yaml_flags_and_overrides_merge_in_order(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  name: videochat2\nmemory:\n  num_basis: 64\nsampling:\n  frames_per_chunk: 8\n")
+    config = load_config(path, overrides=["memory.tau=0.5", "sampling.frames_per_chunk=32"], flags={"max_int": 16, "sticky": True, "alpha": 0.9})
+    assert isinstance(config, PredictConfig)
+    assert config.model.name == "videochat2" and config.memory.num_basis == 64
+    assert config.sampling.frames_per_chunk == 32  # the dotlist wins over the paper flag
+    assert config.memory.sticky and config.model.alpha == 0.9 and config.memory.tau == 0.5
+
+
+def test_type_errors_are_reported():
+    with pytest.raises(Exception, match="tau"):
+        load_config(overrides=["memory.tau=abc"])
+
+
+def test_run_name_reads_like_the_reference_and_hash_ignores_where_outputs_go():
+    config = load_config(flags={"max_int": 256, "num_samples": 8, "num_basis": 1024, "tau": 0.75, "alpha": 0.9, "sticky": True})
+    name = run_name(config)
+    assert name.startswith("video_llama_nframes_256_nchunks_8_nbasis_1024_sticky_tau_0.75_alpha_0.9_")
+    moved = load_config(flags={"max_int": 256, "num_samples": 8, "num_basis": 1024, "tau": 0.75, "alpha": 0.9, "sticky": True, "output_dir": "/elsewhere"})
+    assert config_hash(moved) == config_hash(config)
+    assert config_hash(load_config(overrides=["memory.tau=0.5"])) != config_hash(load_config())
+    no_ltm = load_config(flags={"alpha": 1.0})
+    assert "nbasis" not in run_name(no_ltm) and "alpha_1" in run_name(no_ltm)
+    assert "memory:" in to_yaml(config)
+
+
+def test_environment_record():
+    env = environment()
+    assert env["packages"]["torch"] and env["python"].startswith("3.")
