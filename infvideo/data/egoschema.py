@@ -1,0 +1,104 @@
+"""EgoSchema: ``questions.json`` and, for the public 500-question subset, ``subset_answers.json``.
+
+``questions.json`` is a list of ``{q_uid, google_drive_id, question, "option 0" .. "option 4"}``;
+``subset_answers.json`` maps ``q_uid`` to the correct option index. With answers the reader yields
+the subset (only the questions that have one); without, the full set with ``answer=None`` (its
+answers are scored by the EgoSchema server). Ids and video ids are the ``q_uid``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from infvideo.data.annotation_files import existing_file, load_json_file
+from infvideo.data.fields import BadField, optional, parse_index, required_id, required_text
+from infvideo.data.read_result import OnError, ProblemLog, ReadResult
+from infvideo.data.record import MalformedRow, QuestionRecord
+from infvideo.data.video_paths import DEFAULT_VIDEO_PATTERN, check_video_pattern, video_path
+
+NUM_OPTIONS = 5
+OPTION_KEYS = tuple(f"option {i}" for i in range(NUM_OPTIONS))
+_OPTION_KEY = re.compile(r"option \d+")
+
+
+def read_egoschema(
+    annotation_path: str | os.PathLike[str],
+    video_folder: str | os.PathLike[str],
+    *,
+    answers_path: str | os.PathLike[str] | None = None,
+    video_pattern: str = DEFAULT_VIDEO_PATTERN,
+    on_error: OnError = "raise",
+) -> ReadResult:
+    """``annotation_path`` is ``questions.json``; ``answers_path`` the optional subset answers."""
+    log = ProblemLog(on_error)
+    check_video_pattern(video_pattern)
+    questions_file = existing_file(annotation_path)
+    answers = None if answers_path is None else _read_answers(answers_path, log)
+    questions = load_json_file(questions_file)
+    if not isinstance(questions, list):
+        raise MalformedRow(f"{questions_file}: expected a JSON list of questions, got {type(questions).__name__}")
+
+    records: list[QuestionRecord] = []
+    asked: set[str] = set()  # every q_uid in questions.json, well-formed or not
+    for position, item in enumerate(questions):
+        location = _describe(position, item)
+        try:
+            if not isinstance(item, dict):
+                raise BadField(f"expected a JSON object, got {type(item).__name__}")
+            q_uid = required_id(item, "q_uid")
+            asked.add(q_uid)
+            if answers is not None and q_uid not in answers:
+                continue  # outside the subset
+            answer = None if answers is None else answers[q_uid]
+            records.append(QuestionRecord(
+                id=q_uid,
+                dataset="egoschema",
+                video_id=q_uid,
+                video_path=video_path(video_folder, video_pattern, q_uid),
+                question=required_text(item, "question"),
+                options=_options(item),
+                answer=answer,
+                extra=_extra(item),
+            ))
+        except BadField as problem:
+            log.report(questions_file, location, str(problem))
+
+    if answers is not None:
+        for q_uid in sorted(answers.keys() - asked):
+            # an answer with no question means the two files are from different releases
+            log.report(answers_path, f"q_uid {q_uid!r}", "answer given for a question not in questions.json")
+    return ReadResult.checked(records, log.problems, str(questions_file))
+
+
+def _read_answers(answers_path: str | os.PathLike[str], log: ProblemLog) -> dict[str, int]:
+    loaded = load_json_file(answers_path, "EgoSchema answers file")
+    if not isinstance(loaded, dict):
+        raise MalformedRow(f"{answers_path}: expected a JSON object {{q_uid: answer index}}, got {type(loaded).__name__}")
+    answers: dict[str, int] = {}
+    for q_uid, value in loaded.items():
+        try:
+            answers[q_uid] = parse_index(value, "answer", NUM_OPTIONS)
+        except BadField as problem:
+            log.report(answers_path, f"q_uid {q_uid!r}", str(problem))
+    return answers
+
+
+def _options(item: dict[str, Any]) -> tuple[str, ...]:
+    unexpected = sorted(key for key in item if _OPTION_KEY.fullmatch(key) and key not in OPTION_KEYS)
+    if unexpected:
+        raise BadField(f"expected exactly {NUM_OPTIONS} options ({OPTION_KEYS[0]!r}..{OPTION_KEYS[-1]!r}), "
+                       f"also found {', '.join(unexpected)}")
+    return tuple(required_text(item, key) for key in OPTION_KEYS)
+
+
+def _extra(item: dict[str, Any]) -> dict[str, Any]:
+    drive_id = optional(item, "google_drive_id")
+    return {} if drive_id is None else {"google_drive_id": drive_id}
+
+
+def _describe(position: int, item: Any) -> str:
+    q_uid = item.get("q_uid") if isinstance(item, dict) else None
+    return f"[{position}]" if q_uid is None else f"[{position}] (q_uid={q_uid})"
+
