@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/infvideo memory-demo --output-dir $(DEMO_DIR)
+	$(VENV)/bin/infvideo demo --output-dir $(DEMO_DIR)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -24,6 +24,15 @@ def _memory_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from infvideo.demo.pipeline_demo import run_demo
+
+    summary = run_demo(args.output_dir)
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {summary['run_dir']}/predictions.jsonl, metrics.json, attention_density.png")
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from infvideo.models.presets import build_on_meta, family, parameter_table
 
@@ -42,9 +51,71 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _paper_flags(args: argparse.Namespace) -> dict:
+    from infvideo.eval.config import PAPER_FLAGS
+
+    return {name: getattr(args, name) for name in PAPER_FLAGS if getattr(args, name, None) is not None}
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from infvideo.eval.config import load_config
+    from infvideo.eval.runner import run_predictions
+
+    config = load_config(args.config, args.overrides, _paper_flags(args))
+    if args.shard:
+        config.run.shard = args.shard
+    print(run_predictions(config))
+    return 0
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from infvideo.eval.config import load_config
+    from infvideo.eval.runner import extract_tokens
+
+    summary = extract_tokens(load_config(args.config, args.overrides, _paper_flags(args)))
+    print(json.dumps(summary, indent=2))
+    return 1 if summary["failures"] else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from infvideo.eval.predictions import merge_predictions
+
+    directory = Path(args.run_dir)
+    parts = sorted(directory.glob("predictions.shard-*-of-*.jsonl"))
+    if not parts:
+        raise SystemExit(f"no shard files (predictions.shard-*-of-*.jsonl) in {directory}")
+    print(f"merged {merge_predictions(parts, directory / 'predictions.jsonl')} records from {len(parts)} shards")
+    return 0
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. memory.tau=0.5 model.name=videochat2")
+    parser.add_argument("--config", help="a YAML run config (see eval_configs/)")
+    # The reference scripts' flags (reference-spec §4.2), mapped onto the config.
+    parser.add_argument("--max_int", type=int)
+    parser.add_argument("--num_samples", type=int)
+    parser.add_argument("--n_samples", type=int)
+    parser.add_argument("--num_basis", type=int)
+    parser.add_argument("--tau", type=float)
+    parser.add_argument("--alpha", type=float)
+    parser.add_argument("--sticky", action="store_true", default=None)
+    parser.add_argument("--num-beams", dest="num_beams", type=int)
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--video-folder", dest="video_folder")
+    parser.add_argument("--q-folder", dest="q_folder")
+    parser.add_argument("--data_path")
+    parser.add_argument("--output-dir", dest="output_dir")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infvideo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    full_demo = commands.add_parser("demo", help="the whole pipeline on a synthetic long video with the tiny model")
+    full_demo.add_argument("--output-dir", default="outputs/demo")
+    full_demo.set_defaults(run=_demo)
 
     demo = commands.add_parser("memory-demo", help="stream synthetic features through uniform and sticky memories")
     demo.add_argument("--output-dir", default="outputs/memory-demo")
@@ -57,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="parameters per component of a full-size model (no weights needed)")
     inspect.add_argument("--model", required=True, choices=["video_llama", "videochat2"])
     inspect.set_defaults(run=_inspect)
+
+    predict = commands.add_parser("predict", help="answer a benchmark into a resumable run directory")
+    _add_run_arguments(predict)
+    predict.add_argument("--shard", help="i/n: answer only this shard (also from torchrun or SLURM array variables)")
+    predict.set_defaults(run=_predict)
+
+    extract = commands.add_parser("extract", help="cache the frame tokens of a benchmark's videos (run.token_cache)")
+    _add_run_arguments(extract)
+    extract.set_defaults(run=_extract)
+
+    merge = commands.add_parser("merge", help="merge a run directory's shard files into predictions.jsonl")
+    merge.add_argument("run_dir")
+    merge.set_defaults(run=_merge)
     return parser
 
 

@@ -1,0 +1,157 @@
+"""What differs per backbone when answering a benchmark question: building the model from the run
+config, preprocessing, the prompt, and reading the answer. The runner itself is backbone-agnostic."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from infvideo.data.record import QuestionRecord
+from infvideo.models.base import GenerationSettings
+from infvideo.video.preprocess import preprocess_video_llama, preprocess_videochat2
+
+from .config import PredictConfig
+
+
+@dataclass
+class Answer:
+    prediction: str  # the model's text as returned (after the reference's clean-up)
+    parsed: str | None  # an option letter where the backbone answers with one, else None (matched later)
+
+
+class Backend:
+    """One backbone, ready to answer: ``encode_chunk``, ``embed``, ``answer``."""
+
+    name: str
+    model: torch.nn.Module
+    image_size: int
+    preprocess: Callable[[np.ndarray, int], Tensor]
+
+    def encode_chunk(self, frames: np.ndarray) -> Tensor:
+        pixels = self.preprocess(frames, self.image_size).to(self.device)
+        return self.model.encode_chunk(pixels)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def vision_signature(self) -> dict:
+        """What the frame tokens depend on (the token cache's key)."""
+        raise NotImplementedError
+
+
+def _dtype(name: str) -> torch.dtype:
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[name]
+
+
+def _device(name: str) -> str:
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+class VideoLLaMABackend(Backend):
+    name = "video_llama"
+
+    def __init__(self, config: PredictConfig) -> None:
+        from infvideo.models.prompts_video_llama import PROMPTS
+        from infvideo.models.video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
+
+        settings = config.model
+        base = InfVideoLLaMAConfig.full() if settings.preset == "full" else InfVideoLLaMAConfig.tiny()
+        model_config = dataclasses.replace(
+            base, alpha=settings.alpha, memory=config.memory, add_frame_pos=settings.add_frame_pos, checkpoints=dict(settings.checkpoints)
+        )
+        if settings.reference_compat:
+            model_config = InfVideoLLaMAConfig.reference_compat(model_config)
+        if settings.preset == "full":
+            from infvideo.models.pretrained import load_video_llama
+
+            self.model = load_video_llama(model_config, _dtype(settings.dtype), _device(settings.device))
+        else:
+            from infvideo.models.tokenizers import tiny_llama_tokenizer
+
+            tokenizer = tiny_llama_tokenizer()
+            torch.manual_seed(0)  # the tiny preset's random weights are the same in every run
+            self.model = InfVideoLLaMA(dataclasses.replace(model_config, llm={**model_config.llm, "vocab_size": len(tokenizer)}), tokenizer)
+            self.model.to(_device(settings.device))
+        self.config = config
+        self.prompts = PROMPTS
+        self.image_size = config.sampling.image_size or self.model.vision_model.config.image_size
+        self.preprocess = lambda frames, size: preprocess_video_llama(frames, size)
+
+    def vision_signature(self) -> dict:
+        s = self.config.model
+        return {"model": self.name, "preset": s.preset, "checkpoints": dict(s.checkpoints), "image_size": self.image_size}
+
+    def embed(self, chunks: list[Tensor], record: QuestionRecord, generator: torch.Generator) -> Tensor:
+        return self.model.embed_video(chunks, generator)
+
+    def answer(self, visual: Tensor, record: QuestionRecord, settings: GenerationSettings, seed: int) -> Answer:
+        build = self.prompts[record.dataset]
+        prompt = build(record.question, list(record.options)) if record.dataset == "video_mme" else build(record.question)
+        return Answer(self.model.answer(visual, prompt, settings, seed=seed), None)
+
+
+class VideoChat2Backend(Backend):
+    name = "videochat2"
+
+    def __init__(self, config: PredictConfig) -> None:
+        from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers
+
+        settings = config.model
+        base = InfVideoChat2Config.full() if settings.preset == "full" else None
+        if settings.preset == "full":
+            from infvideo.models.pretrained import load_videochat2
+
+            model_config = dataclasses.replace(base, alpha=settings.alpha, memory=config.memory, checkpoints=dict(settings.checkpoints))
+            self.model = load_videochat2(model_config, _dtype(settings.dtype), _device(settings.device))
+        else:
+            from infvideo.models.tokenizers import tiny_bert_tokenizer, tiny_llama_tokenizer
+
+            tokenizers = VideoChat2Tokenizers(qformer=tiny_bert_tokenizer(), llm=tiny_llama_tokenizer())
+            model_config = InfVideoChat2Config.tiny(
+                llm_vocab_size=len(tokenizers.llm), qformer_vocab_size=len(tokenizers.qformer), alpha=settings.alpha, memory=config.memory
+            )
+            torch.manual_seed(0)
+            self.model = InfVideoChat2(model_config, tokenizers).to(_device(settings.device))
+        self.config = config
+        self.image_size = config.sampling.image_size or self.model.config.vision.image_size
+        self.preprocess = lambda frames, size: preprocess_videochat2(frames, size)
+
+    def vision_signature(self) -> dict:
+        s = self.config.model
+        return {
+            "model": self.name, "preset": s.preset, "checkpoints": dict(s.checkpoints), "image_size": self.image_size,
+            "frames_per_chunk": self.config.sampling.frames_per_chunk,  # UMT attends across a chunk's frames
+        }
+
+    def _prompt(self, record: QuestionRecord):
+        from infvideo.models.prompts_videochat2 import PROMPTS
+
+        dataset = "nextqa" if record.dataset == "nextoe" else record.dataset
+        build = PROMPTS[dataset]
+        return build(record.question) if dataset == "moviechat" else build(record.question, list(record.options))
+
+    def embed(self, chunks: list[Tensor], record: QuestionRecord, generator: torch.Generator) -> Tensor:
+        return self.model.embed_video(chunks, generator, instruction=self._prompt(record).instruction)
+
+    def answer(self, visual: Tensor, record: QuestionRecord, settings: GenerationSettings, seed: int) -> Answer:
+        from infvideo.models.prompts_videochat2 import parse_option_letter
+
+        prompt = self._prompt(record)
+        text = prompt.clean(self.model.answer(visual, prompt.text, settings, seed=seed))
+        letters = "ABCDEFGHIJ"[: len(record.options)] if record.options else ""
+        return Answer(text, parse_option_letter(text, letters) if letters else None)
+
+
+BACKENDS = {"video_llama": VideoLLaMABackend, "videochat2": VideoChat2Backend}
+
+
+def build_backend(config: PredictConfig) -> Backend:
+    if config.model.name not in BACKENDS:
+        raise ValueError(f"unknown model {config.model.name!r}; expected one of {sorted(BACKENDS)}")
+    return BACKENDS[config.model.name](config)

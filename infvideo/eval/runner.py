@@ -1,0 +1,162 @@
+"""``infvideo predict``: answer a benchmark's questions into a resumable, shardable run directory.
+
+Per video: decode the sampled frames chunk by chunk (never the whole video), encode them to frame
+tokens (or reuse cached ones), then per question: run the memory over the chunks with a generator
+seeded by (run seed, question id), generate, and append one line to ``predictions.jsonl``. A broken
+video or question becomes a line with ``error`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from itertools import groupby
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from tqdm import tqdm
+
+from infvideo.data.record import QuestionRecord
+from infvideo.video.indices import RULES
+from infvideo.video.source import open_video
+from infvideo.video.stream import iter_index_chunks, split_like_torch_chunk
+
+from .backends import Backend, build_backend
+from .config import PredictConfig, run_name, to_yaml
+from .environment import environment
+from .predictions import PredictionStore
+from .seeding import question_generator, question_seed
+from .sharding import shard_from_environment
+from .token_cache import TokenCache
+
+log = logging.getLogger(__name__)
+
+
+def run_directory(config: PredictConfig) -> Path:
+    return Path(config.run.output_dir) / config.data.benchmark / (config.run.name or run_name(config))
+
+
+def read_records(config: PredictConfig) -> list[QuestionRecord]:
+    from infvideo.data import read_benchmark
+
+    options = {"mode": config.data.mode} if config.data.benchmark == "moviechat" else {}
+    return list(read_benchmark(config.data.benchmark, config.data.annotations, config.data.video_folder, **options))
+
+
+def sample_chunks(config: PredictConfig, num_frames: int) -> list[list[int]]:
+    """The sampled frame indices of one video, split into the configured chunks."""
+    sampling = config.sampling
+    if sampling.rule not in RULES:
+        raise ValueError(f"unknown frame rule {sampling.rule!r}; expected one of {sorted(RULES)}")
+    indices = RULES[sampling.rule](num_frames, sampling.frames_per_chunk * sampling.num_chunks)
+    return split_like_torch_chunk(indices, sampling.num_chunks)
+
+
+def encode_video(config: PredictConfig, backend: Backend, record: QuestionRecord, cache: TokenCache | None) -> list[torch.Tensor]:
+    """Frame tokens per chunk for the video of ``record`` (up to its breakpoint in breakpoint mode)."""
+    limit = record.time + 1 if record.mode == "breakpoint" and record.time is not None else None
+    key = {"video": record.video_path, "limit": limit, "sampling": [config.sampling.rule, config.sampling.frames_per_chunk, config.sampling.num_chunks]}
+    if cache is not None and (cached := cache.load(key)) is not None:
+        return cached
+    with open_video(record.video_path, config.sampling.backend) as source:
+        num_frames = source.metadata.num_frames if limit is None else min(limit, source.metadata.num_frames)
+        chunks = sample_chunks(config, num_frames)
+        tokens = []
+        for frames in iter_index_chunks(source, chunks):
+            encoded = backend.encode_chunk(frames)
+            if not torch.isfinite(encoded).all():
+                raise ValueError(f"{record.video_path}: non-finite frame tokens")
+            tokens.append(encoded)
+    if cache is not None:
+        cache.save(key, tokens, {"chunks": chunks})
+    return tokens
+
+
+def _error_line(record: QuestionRecord, error: BaseException) -> dict:
+    return {"id": record.id, "video_id": record.video_id, "prediction": None, "error": f"{type(error).__name__}: {error}"}
+
+
+def run_predictions(
+    config: PredictConfig, records: Iterable[QuestionRecord] | None = None, backend: Backend | None = None, progress: bool = True
+) -> Path:
+    """Answer every question this shard owns that the run directory does not hold yet; returns the run directory."""
+    directory = run_directory(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.yaml").write_text(to_yaml(config))
+    (directory / "env.json").write_text(json.dumps(environment(), indent=2))
+    shard = shard_from_environment(config.run.shard)
+    records = list(read_records(config) if records is None else records)
+    with PredictionStore(directory / f"predictions{shard.suffix}.jsonl") as store:
+        todo = [r for r in records if shard.owns(r.id) and r.id not in store]
+        if config.data.limit is not None:
+            todo = todo[: config.data.limit]
+        if not todo:
+            return directory
+        backend = backend or build_backend(config)
+        cache = TokenCache(config.run.token_cache, backend.vision_signature()) if config.run.token_cache else None
+        bar = tqdm(total=len(todo), desc=directory.name[:40], disable=not progress)
+        # Questions on the same video (MovieChat-1K global, Video-MME) share one encoding.
+        for _, group in groupby(todo, key=lambda r: (r.video_path, r.time if r.mode == "breakpoint" else None)):
+            group = list(group)
+            start = time.perf_counter()
+            try:
+                chunks = encode_video(config, backend, group[0], cache)
+            except Exception as error:  # a bad video fails its questions, not the run
+                log.warning("%s: %s", group[0].video_path, error)
+                for record in group:
+                    store.append(_error_line(record, error))
+                bar.update(len(group))
+                continue
+            encode_seconds = time.perf_counter() - start
+            for record in group:
+                store.append(answer_question(config, backend, record, chunks, encode_seconds))
+                encode_seconds = 0.0  # paid once per video
+                bar.update(1)
+        bar.close()
+    return directory
+
+
+def answer_question(config: PredictConfig, backend: Backend, record: QuestionRecord, chunks: list[torch.Tensor], encode_seconds: float) -> dict:
+    seed = question_seed(config.run.seed, record.id)
+    try:
+        start = time.perf_counter()
+        visual = backend.embed(chunks, record, question_generator(config.run.seed, record.id))
+        embedded = time.perf_counter()
+        answer = backend.answer(visual, record, config.generation, seed)
+        done = time.perf_counter()
+    except Exception as error:
+        log.warning("%s: %s", record.id, error)
+        return _error_line(record, error)
+    return {
+        "id": record.id,
+        "video_id": record.video_id,
+        "question": record.question,
+        "prediction": answer.prediction,
+        "parsed": answer.parsed,
+        "answer": record.answer_letter,
+        "seed": seed,
+        "timings": {"encode": round(encode_seconds, 4), "memory": round(embedded - start, 4), "generate": round(done - embedded, 4)},
+    }
+
+
+def extract_tokens(config: PredictConfig, records: Iterable[QuestionRecord] | None = None, backend: Backend | None = None) -> dict:
+    """``infvideo extract``: fill the token cache for every video of the benchmark (no answering)."""
+    if not config.run.token_cache:
+        raise ValueError("extract needs run.token_cache (a folder for the frame tokens)")
+    records = list(read_records(config) if records is None else records)
+    backend = backend or build_backend(config)
+    cache = TokenCache(config.run.token_cache, backend.vision_signature())
+    failures = {}
+    seen = set()
+    for record in tqdm(records, desc="extract"):
+        key = (record.video_path, record.time if record.mode == "breakpoint" else None)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            encode_video(config, backend, record, cache)
+        except Exception as error:
+            failures[record.video_path] = f"{type(error).__name__}: {error}"
+    return {"videos": len(seen), "cached_before": cache.hits, "encoded": cache.misses, "failures": failures}
