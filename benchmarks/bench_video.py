@@ -155,17 +155,29 @@ def stream_child(path: str, backend: str, count: int, chunk_size: int) -> None:
     """Run in a fresh process: stream ``count`` frames, print peak RSS figures as JSON."""
     import torch
 
-    from infvideo.video import preprocess_videochat2
+    from infvideo.models.memory_attention import reset_memories
+    from infvideo.models.tokenizers import tiny_llama_tokenizer
+    from infvideo.models.video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
+    from infvideo.video import preprocess_video_llama
 
     torch.set_num_threads(1)
+    tokenizer = tiny_llama_tokenizer()
+    model = InfVideoLLaMA(InfVideoLLaMAConfig.tiny(vocab_size=len(tokenizer)), tokenizer)
+    size = model.vision_model.config.image_size
     source = open_video(path, backend)
     indices = frame_indices_uniform(source.metadata.num_frames, count)
-    preprocess_videochat2(np.zeros((1, source.metadata.height, source.metadata.width, 3), np.uint8), size=32)  # warm up the allocator paths
+    warm = preprocess_video_llama(np.zeros((2, source.metadata.height, source.metadata.width, 3), np.uint8), size=size)
+    with torch.inference_mode():  # warm up the allocator paths of every stage
+        reset_memories(model.video_qformer)
+        model.embed_chunk(model.encode_chunk(warm))
     baseline = _vm_kib("VmHWM")
     started = time.perf_counter()
     checksum = 0.0
-    for chunk in iter_chunks(source, indices, chunk_size):
-        checksum += float(preprocess_videochat2(chunk, size=32).mean())
+    # The whole tiny pipeline per chunk: decode -> preprocess -> ViT + frame Q-former -> memory + video Q-former.
+    with torch.inference_mode():
+        reset_memories(model.video_qformer)
+        for chunk in iter_chunks(source, indices, chunk_size):
+            checksum += float(model.embed_chunk(model.encode_chunk(preprocess_video_llama(chunk, size=size))).mean())
     elapsed = time.perf_counter() - started
     source.close()
     print(json.dumps({"baseline_kib": baseline, "peak_kib": _vm_kib("VmHWM"), "seconds": elapsed, "checksum": checksum}))
@@ -213,7 +225,7 @@ def main() -> None:
         print(f"| {row['setting']:<42} | {row['open_s']:8.3f} | {row['read_s']:8.3f} | "
               f"{best_serial / row['read_s']:13.2f}× | {cold:>24} |")
 
-    print(f"\nstreaming through iter_chunks (chunk {args.chunk_size}) + VideoChat2 preprocessing to 32 px, one process each")
+    print(f"\nstreaming through the tiny ∞-Video-LLaMA pipeline (chunks of {args.chunk_size}: decode, preprocess, ViT, Q-formers, memory), one process each")
     print("| backend | frames | baseline peak RSS (MiB) | peak RSS (MiB) | added by streaming (MiB) | time (s) |")
     print("| ------- | ------ | ----------------------- | -------------- | ------------------------ | -------- |")
     for backend in available_backends()[::-1]:
