@@ -247,14 +247,7 @@ def test_full_load_into_infvideollama_keeps_memory_modules_key_compatible(tmp_pa
 
     config = InfVideoLLaMAConfig.tiny()
     model = InfVideoLLaMA(config)
-    v, q, vq = config.vision, config.qformer, config.video_qformer
-    sizes = TinySizes(
-        vision_width=v["hidden_size"], vision_heads=v["num_attention_heads"], vision_mlp=v["intermediate_size"],
-        vision_depth=v["num_hidden_layers"], image_size=v["image_size"], patch_size=v["patch_size"],
-        qformer_width=q["hidden_size"], qformer_heads=q["num_attention_heads"], qformer_ffn=q["intermediate_size"],
-        qformer_layers=q["num_hidden_layers"], cross_every=q["cross_attention_frequency"], video_layers=vq["num_hidden_layers"],
-        num_queries=config.num_query_tokens, frame_positions=config.max_frame_pos, llm_width=config.llm["hidden_size"],
-    )
+    sizes = TinySizes.of(config)
     paths = {}
     for role, build in (("vision", eva_vit_g_original), ("blip2", blip2_pretrained_original), ("finetune", video_llama_finetune_original)):
         paths[role] = tmp_path / f"{role}.pth"

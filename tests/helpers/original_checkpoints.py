@@ -36,6 +36,18 @@ class TinySizes:
     text_vocab: int = 30  # BERT text path that Video-LLaMA deletes (real: 30522)
     text_positions: int = 16  # (real: 512)
 
+    @classmethod
+    def of(cls, config) -> "TinySizes":
+        """The sizes of an ``InfVideoLLaMAConfig`` (so original files fit that model)."""
+        v, q, vq = config.vision, config.qformer, config.video_qformer
+        return cls(
+            vision_width=v["hidden_size"], vision_heads=v["num_attention_heads"], vision_mlp=v["intermediate_size"],
+            vision_depth=v["num_hidden_layers"], image_size=v["image_size"], patch_size=v["patch_size"],
+            qformer_width=q["hidden_size"], qformer_heads=q["num_attention_heads"], qformer_ffn=q["intermediate_size"],
+            qformer_layers=q["num_hidden_layers"], cross_every=q["cross_attention_frequency"], video_layers=vq["num_hidden_layers"],
+            num_queries=config.num_query_tokens, frame_positions=config.max_frame_pos, llm_width=config.llm["hidden_size"],
+        )
+
     @property
     def num_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2

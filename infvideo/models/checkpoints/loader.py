@@ -371,3 +371,11 @@ def find_role(files, role: str, family: str):
         if entry.role == role:
             return entry
     raise KeyError(f"no {family} checkpoint role {role!r}; known: {[entry.role for entry in files]}")
+
+
+def load_hf_folder(model_class, path, what: str, published_at: str, dtype):
+    """An LLM from a local HF-format folder (never downloads); a missing folder names it and its source."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{what} folder {str(path)!r} not found or has no config.json; it is published at {published_at}")
+    return model_class.from_pretrained(str(path), local_files_only=True, dtype=dtype)

@@ -28,6 +28,7 @@ from .loader import (
     check_leftovers,
     convert_with_cache,
     find_role,
+    load_hf_folder,
     integer_at_least,
     load_converted,
     load_original,
@@ -249,10 +250,4 @@ def load_llama_folder(path: str | Path, dtype: torch.dtype = torch.float16) -> n
     """The Vicuna LLM from a local HF-format folder (never downloads)."""
     from transformers import LlamaForCausalLM
 
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(
-            f"LLaMA/Vicuna folder {str(path)!r} not found or has no config.json; "
-            f"it is published at {video_llama_file('llm').published_at}"
-        )
-    return LlamaForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+    return load_hf_folder(LlamaForCausalLM, path, "LLaMA/Vicuna", video_llama_file('llm').published_at, dtype)

@@ -39,6 +39,7 @@ from .loader import (
     check_leftovers,
     convert_with_cache,
     find_role,
+    load_hf_folder,
     integer_at_least,
     load_converted,
     load_original,
@@ -249,13 +250,7 @@ def load_mistral_folder(path: str | Path, dtype: torch.dtype = torch.float16) ->
     """Mistral-7B-Instruct-v0.2 from a local HF-format folder (never downloads)."""
     from transformers import MistralForCausalLM
 
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(
-            f"Mistral folder {str(path)!r} not found or has no config.json; "
-            f"it is published at {videochat2_file('llm').published_at}"
-        )
-    return MistralForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+    return load_hf_folder(MistralForCausalLM, path, "Mistral", videochat2_file('llm').published_at, dtype)
 
 
 def _read(role: str, path: str | Path, depth: int, cache_dir: str | Path | None) -> tuple[StateDict, StateDict, list[str]]:
