@@ -44,6 +44,20 @@ class Backend:
         """What the frame tokens depend on (the token cache's key)."""
         raise NotImplementedError
 
+    def reconfigure(self, config: PredictConfig) -> None:
+        """Take another run's alpha and memory settings without reloading any weights (sweeps).
+        The caller checks ``reusable_for`` first: everything else must be unchanged."""
+        from infvideo.memory import build_memory
+        from infvideo.models.memory_attention import memory_layers
+
+        for layer in memory_layers(self.model):
+            layer.configure_memory(build_memory(config.memory), config.model.alpha, layer.tokens_per_frame)
+        self.config = config
+
+    def reusable_for(self, config: PredictConfig) -> bool:
+        """Whether this loaded model can answer ``config`` after ``reconfigure``."""
+        return backend_key(config) == backend_key(self.config) and config.sampling.image_size == self.config.sampling.image_size
+
 
 def _dtype(name: str) -> torch.dtype:
     return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[name]
@@ -149,6 +163,12 @@ class VideoChat2Backend(Backend):
 
 
 BACKENDS = {"video_llama": VideoLLaMABackend, "videochat2": VideoChat2Backend}
+
+
+def backend_key(config: PredictConfig) -> tuple:
+    """The model settings that need a rebuild when they change (alpha and memory do not)."""
+    m = config.model
+    return (m.name, m.preset, tuple(sorted(m.checkpoints.items())), m.dtype, m.device, m.add_frame_pos, m.reference_compat)
 
 
 def build_backend(config: PredictConfig) -> Backend:

@@ -44,6 +44,7 @@ class DataSettings:
     benchmark: str = "nextqa"  # nextqa | nextoe | egoschema | moviechat | video_mme
     annotations: str = ""
     video_folder: str = ""
+    answers: str = ""  # EgoSchema: the subset's answers file (subset.json); empty = the full set, no answers
     mode: str = "global"  # MovieChat-1K: global | breakpoint
     limit: int | None = None  # first N questions (after sharding), for smoke runs
 
@@ -80,16 +81,21 @@ PAPER_FLAGS = {
     "temperature": "generation.temperature",
     "video_folder": "data.video_folder",
     "q_folder": "data.annotations",
+    "qa_folder": "data.annotations",
+    "a_folder": "data.answers",
     "data_path": "data.annotations",
     "output_dir": "run.output_dir",
 }
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None, flags: dict[str, Any] | None = None) -> PredictConfig:
-    """Defaults <- YAML file <- paper flags <- dotlist overrides (later wins)."""
+def load_config(
+    path: str | Path | list[str | Path] | None = None, overrides: list[str] | None = None, flags: dict[str, Any] | None = None
+) -> PredictConfig:
+    """Defaults <- YAML file(s), in order <- paper flags <- dotlist overrides (later wins). Several files
+    compose, e.g. a (model x benchmark) file then a memory file from ``eval_configs/memory/``."""
     merged = OmegaConf.structured(PredictConfig)
-    if path:
-        merged = OmegaConf.merge(merged, OmegaConf.load(path))
+    for file in [path] if isinstance(path, (str, Path)) else list(path or []):
+        merged = OmegaConf.merge(merged, OmegaConf.load(file))
     if flags:
         dotted = [f"{PAPER_FLAGS[name]}={value}" for name, value in flags.items() if value is not None]
         merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(dotted))

@@ -41,7 +41,11 @@ def run_directory(config: PredictConfig) -> Path:
 def read_records(config: PredictConfig) -> list[QuestionRecord]:
     from infvideo.data import read_benchmark
 
-    options = {"mode": config.data.mode} if config.data.benchmark == "moviechat" else {}
+    options = {}
+    if config.data.benchmark == "moviechat":
+        options["mode"] = config.data.mode
+    if config.data.benchmark == "egoschema" and config.data.answers:
+        options["answers_path"] = config.data.answers
     return list(read_benchmark(config.data.benchmark, config.data.annotations, config.data.video_folder, **options))
 
 
@@ -78,6 +82,20 @@ def _error_line(record: QuestionRecord, error: BaseException) -> dict:
     return {"id": record.id, "video_id": record.video_id, "prediction": None, "error": f"{type(error).__name__}: {error}"}
 
 
+def predictions_path(config: PredictConfig) -> Path:
+    """This shard's predictions file (``predictions.jsonl`` when unsharded)."""
+    return run_directory(config) / f"predictions{shard_from_environment(config.run.shard).suffix}.jsonl"
+
+
+def pending_questions(config: PredictConfig, records: Iterable[QuestionRecord], done: set[str]) -> list[QuestionRecord]:
+    """The questions of this shard (the first ``data.limit`` of them) that have no line yet."""
+    shard = shard_from_environment(config.run.shard)
+    owned = [r for r in records if shard.owns(r.id)]
+    if config.data.limit is not None:
+        owned = owned[: config.data.limit]  # a resumed smoke run does not answer another N
+    return [r for r in owned if r.id not in done]
+
+
 def run_predictions(
     config: PredictConfig, records: Iterable[QuestionRecord] | None = None, backend: Backend | None = None, progress: bool = True
 ) -> Path:
@@ -86,12 +104,9 @@ def run_predictions(
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.yaml").write_text(to_yaml(config))
     (directory / "env.json").write_text(json.dumps(environment(), indent=2))
-    shard = shard_from_environment(config.run.shard)
     records = list(read_records(config) if records is None else records)
-    with PredictionStore(directory / f"predictions{shard.suffix}.jsonl") as store:
-        todo = [r for r in records if shard.owns(r.id) and r.id not in store]
-        if config.data.limit is not None:
-            todo = todo[: config.data.limit]
+    with PredictionStore(predictions_path(config)) as store:
+        todo = pending_questions(config, records, store.done)
         if not todo:
             return directory
         backend = backend or build_backend(config)
