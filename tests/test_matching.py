@@ -13,3 +13,53 @@ def test_real_embedder_picks_the_paraphrased_option_among_five():
 def test_embedder_is_pluggable():
     fake = lambda texts: [[1.0, 0.0] if "yes" in t else [0.0, 1.0] for t in texts]  # noqa: E731
     assert nearest_option("yes please", ["no", "yes"], embed=fake) == "B"
+
+
+# -- the langchain path (in-memory vector store + example selector) -----------------------------
+import pytest  # noqa: E402
+
+from infvideo.eval.matching import OptionMatcher, build_embeddings  # noqa: E402
+from infvideo.eval.stand_in_server import base_url, start_server  # noqa: E402
+
+OPTIONS = ["the man opens the door", "a dog sleeps on the sofa", "the girl rides a bicycle", "two cats fight", "the car stops at the light"]
+ANSWERS = ["A young girl is cycling down the street.", "The puppy is napping on the couch", "vehicle halts at a red traffic signal",
+           "a person pushes the door open", "the kittens are fighting"]
+
+
+def test_langchain_matcher_agrees_with_the_plain_sentence_transformers_core():
+    matcher = OptionMatcher(build_embeddings("minilm"))
+    picked = [matcher.match(answer, OPTIONS) for answer in ANSWERS]
+    assert picked == ["C", "B", "E", "A", "D"]
+    assert picked == [nearest_option(answer, OPTIONS) for answer in ANSWERS]
+    assert matcher.match("", OPTIONS) is None and matcher.match(None, OPTIONS) is None
+
+
+def test_reference_compat_sees_only_four_options():
+    compat = OptionMatcher(build_embeddings("minilm"), reference_compat=True)
+    assert compat.match("vehicle halts at a red traffic signal", OPTIONS) != "E"  # the fifth is unreachable, as in the reference
+    assert compat.match("the kittens are fighting", OPTIONS) == "D"
+
+
+def test_a_repeated_option_text_maps_to_its_first_occurrence():
+    matcher = OptionMatcher(build_embeddings("minilm"))
+    assert matcher.match("a sleeping dog", ["a red car", "a dog sleeps", "a blue boat", "a dog sleeps"]) == "B"
+
+
+def test_openai_compatible_embeddings_over_real_http_pick_the_same_options(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a loopback server needs no key
+    server = start_server()
+    try:
+        embeddings = build_embeddings("openai:minilm-stand-in", base_url(server))
+        matcher = OptionMatcher(embeddings)
+        assert [matcher.match(answer, OPTIONS) for answer in ANSWERS] == ["C", "B", "E", "A", "D"]
+        assert len(embeddings.embed_query("x")) == 384
+    finally:
+        server.shutdown()
+
+
+def test_unknown_embedder_and_missing_key_are_clear_errors(monkeypatch):
+    with pytest.raises(ValueError, match="unknown embedder"):
+        build_embeddings("word2vec")
+    monkeypatch.delenv("MY_EMBEDDING_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="MY_EMBEDDING_KEY"):
+        build_embeddings("openai:text-embedding-3-small", "https://api.example.com/v1", "MY_EMBEDDING_KEY")
