@@ -1,0 +1,40 @@
+"""metrics.json -> a markdown table (metrics.md, and what ``infvideo score`` prints).
+
+One row for overall and one per breakdown entry ("type: CW"); accuracy in percent with one
+decimal, judge scores (0–5) with two, counts as integers, "–" where there is nothing to show.
+The columns follow the cell kind: judged cells carry "yes", multiple-choice cells "correct".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+DASH = "–"
+CHOICE_COLUMNS = (("accuracy (%)", "accuracy"), ("correct", "correct"), ("invalid", "invalid"), ("total", "total"))
+JUDGED_COLUMNS = (
+    ("accuracy (%)", "accuracy"), ("score", "score"), ("CI", "CI"), ("DO", "DO"), ("CU", "CU"),
+    ("yes", "yes"), ("no", "no"), ("judged", "judged"), ("unjudged", "unjudged"), ("total", "total"),
+)
+SCORES = {"score", "CI", "DO", "CU"}
+
+
+def _format(key: str, value: Any) -> str:
+    if value is None:
+        return DASH
+    if key == "accuracy":
+        return f"{100 * value:.1f}"
+    if key in SCORES:
+        return f"{value:.2f}"
+    return str(value)
+
+
+def metrics_markdown(metrics: Mapping[str, Any]) -> str:
+    overall = metrics["overall"]
+    columns = JUDGED_COLUMNS if "yes" in overall else CHOICE_COLUMNS
+    rows = [("overall", overall)]
+    for breakdown, cells in metrics.get("breakdowns", {}).items():
+        rows += [(f"{breakdown}: {entry}", cell) for entry, cell in cells.items()]
+    lines = ["| questions | " + " | ".join(title for title, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
+    for name, cell in rows:
+        lines.append(f"| {name} | " + " | ".join(_format(key, cell.get(key)) for _, key in columns) + " |")
+    return "\n".join(lines) + "\n"
