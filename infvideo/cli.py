@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from infvideo.cli_scoring import add_scoring_commands
+
 
 def _memory_demo(args: argparse.Namespace) -> int:
     from infvideo.demo.memory_demo import DemoConfig, run_memory_demo
@@ -29,7 +31,15 @@ def _demo(args: argparse.Namespace) -> int:
 
     summary = run_demo(args.output_dir)
     print(json.dumps(summary, indent=2))
-    print(f"wrote {summary['run_dir']}/predictions.jsonl, metrics.json, attention_density.png")
+    print(f"wrote {summary['run_dir']}/predictions.jsonl, matches.jsonl, metrics.json, metrics.md, attention_density.png")
+    return 0
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from infvideo.demo.synthetic_data import write_demo_data
+
+    data = write_demo_data(args.output_dir)
+    print(f"video {data.video}\nNExT-QA csv {data.nextqa}\nMovieChat-1K folder {data.moviechat}")
     return 0
 
 
@@ -92,7 +102,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. memory.tau=0.5 model.name=videochat2")
-    parser.add_argument("--config", help="a YAML run config (see eval_configs/)")
+    parser.add_argument("--config", action="append", help="a YAML run config (see eval_configs/); repeat to compose, later files win")
     # The reference scripts' flags (reference-spec §4.2), mapped onto the config.
     parser.add_argument("--max_int", type=int)
     parser.add_argument("--num_samples", type=int)
@@ -105,6 +115,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--video-folder", dest="video_folder")
     parser.add_argument("--q-folder", dest="q_folder")
+    parser.add_argument("--qa-folder", dest="qa_folder", help="MovieChat-1K: the folder of per-video JSONs")
+    parser.add_argument("--a-folder", dest="a_folder", help="EgoSchema: the subset's answers file")
     parser.add_argument("--data_path")
     parser.add_argument("--output-dir", dest="output_dir")
 
@@ -116,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     full_demo = commands.add_parser("demo", help="the whole pipeline on a synthetic long video with the tiny model")
     full_demo.add_argument("--output-dir", default="outputs/demo")
     full_demo.set_defaults(run=_demo)
+
+    demo_data = commands.add_parser("demo-data", help="write the synthetic video and its NExT-QA and MovieChat-1K questions")
+    demo_data.add_argument("output_dir", nargs="?", default="outputs/tiny/data")
+    demo_data.set_defaults(run=_demo_data)
 
     demo = commands.add_parser("memory-demo", help="stream synthetic features through uniform and sticky memories")
     demo.add_argument("--output-dir", default="outputs/memory-demo")
@@ -141,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     merge = commands.add_parser("merge", help="merge a run directory's shard files into predictions.jsonl")
     merge.add_argument("run_dir")
     merge.set_defaults(run=_merge)
+
+    add_scoring_commands(commands)
     return parser
 
 

@@ -14,8 +14,11 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     assert [line["id"] for line in lines] == ["1001_0", "1001_1", "1001_2"]
     assert all(isinstance(line["prediction"], str) and "error" not in line for line in lines)
     metrics = json.loads((directory / "metrics.json").read_text())
-    assert metrics["questions"] == 3 and set(metrics["per_type"]) == {"DC", "TC", "TN"}
-    assert all(row["matched"] in "ABCDE" for row in metrics["matched"])
+    assert metrics["overall"]["total"] == 3 and set(metrics["breakdowns"]["type"]) == {"DC", "TC", "TN"}
+    assert summary["accuracy"] == metrics["overall"]["accuracy"]
+    matches = list(read_records(directory / "matches.jsonl"))
+    assert all(line["letter"] in "ABCDE" and line["method"] == "embedding" for line in matches)
+    assert "| overall |" in (directory / "metrics.md").read_text()
     assert (directory / "attention_density.png").stat().st_size > 0
     before = (directory / "predictions.jsonl").read_bytes()
     run_demo(tmp_path, settings, progress=False)  # a second run resumes: nothing is answered again

@@ -1,0 +1,90 @@
+"""``infvideo sweep GRID.yaml``: a grid over memory settings, one run directory per setting.
+
+    base: [eval_configs/video_llama/nextqa.yaml]     # run config files, merged in order
+    overrides: [data.annotations=..., run.output_dir=outputs/sweeps/tau]   # every run
+    grid:                                            # the product of these (dotted config keys)
+      memory.tau: [0.25, 0.5, 0.75]
+      memory.sticky: [false, true]
+    runs:                                            # extra settings, each merged with the base
+      - {model.alpha: 1.0}                           # e.g. the "No LTM" row
+
+Frame tokens go through one token cache (``run.token_cache``, default ``<output_dir>/tokens``), so the
+vision encoder sees each video once for the whole sweep; one loaded model is reused across runs that
+differ only in alpha and memory. A finished run is skipped: ``run_predictions`` answers only the
+questions its ``predictions.jsonl`` lacks, and builds nothing when there are none.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from .backends import Backend, build_backend
+from .config import PredictConfig, load_config
+from .predictions import read_records as read_lines
+from .runner import pending_questions, predictions_path, read_records, run_directory, run_predictions
+
+
+@dataclass
+class SweepRun:
+    settings: dict[str, Any]  # the grid/run values that define this run
+    config: PredictConfig
+
+    @property
+    def directory(self) -> Path:
+        return run_directory(self.config)
+
+
+def _dotlist(settings: dict[str, Any]) -> list[str]:
+    return [f"{key}={OmegaConf.to_yaml(value).strip() if isinstance(value, (list, dict)) else value}" for key, value in settings.items()]
+
+
+def expand_sweep(path: str | Path, extra_overrides: list[str] | None = None) -> list[SweepRun]:
+    """The runs a sweep file describes, in order, without duplicates."""
+    spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    unknown = set(spec) - {"base", "overrides", "grid", "runs"}
+    if unknown:
+        raise ValueError(f"{path}: unknown sweep keys {sorted(unknown)}; expected base, overrides, grid, runs")
+    bases = spec.get("base") or []
+    bases = [bases] if isinstance(bases, str) else list(bases)
+    here = Path(path).parent
+    bases = [str(b if Path(b).is_absolute() or Path(b).exists() else here / b) for b in bases]
+    common = list(spec.get("overrides") or []) + list(extra_overrides or [])
+    grid = spec.get("grid") or {}
+    settings = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
+    settings += [dict(run) for run in spec.get("runs") or []]
+    if not settings:
+        raise ValueError(f"{path}: a sweep needs a grid or a list of runs")
+    runs, seen = [], set()
+    for setting in settings:
+        config = load_config(bases, common + _dotlist(setting))
+        if not config.run.token_cache:
+            config.run.token_cache = str(Path(config.run.output_dir) / "tokens")
+        run = SweepRun(setting, config)
+        if run.directory not in seen:
+            seen.add(run.directory)
+            runs.append(run)
+    return runs
+
+
+def run_sweep(runs: list[SweepRun], progress: bool = True) -> list[dict[str, Any]]:
+    """Predict every run, skipping finished ones; returns one summary per run."""
+    backend: Backend | None = None
+    summaries = []
+    for run in runs:
+        records = read_records(run.config)
+        done = {str(line["id"]) for line in read_lines(predictions_path(run.config))}
+        if not pending_questions(run.config, records, done):
+            summaries.append({"run_dir": str(run.directory), "settings": run.settings, "skipped": True})
+            continue
+        if backend is not None and backend.reusable_for(run.config):
+            backend.reconfigure(run.config)
+        else:
+            backend = build_backend(run.config)
+        directory = run_predictions(run.config, records=records, backend=backend, progress=progress)
+        summaries.append({"run_dir": str(directory), "settings": run.settings, "skipped": False})
+    return summaries
