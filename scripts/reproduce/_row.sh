@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One paper table row: a model and a memory variant over benchmarks, predict -> match/judge -> score.
+#   _row.sh MODEL MEMORY BENCHMARK...      e.g. _row.sh video_llama sticky nextqa egoschema moviechat
+# MODEL: video_llama | videochat2; MEMORY: a file of eval_configs/memory/ without .yaml.
+# Paths: the data locations in eval_configs/<model>/<benchmark>.yaml, or pass dotlist overrides in
+# $INFVIDEO_OVERRIDES (e.g. "data.video_folder=/data/nextqa/videos model.checkpoints.llm=/ckpt/llama").
+# Judge: $JUDGE_MODEL at $JUDGE_BASE_URL (unset = OpenAI; key in OPENAI_API_KEY).
+# Seeds: $SEEDS (default "42"); report mean ± std over >= 3 seeds for headline numbers.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+INFVIDEO=${INFVIDEO:-.venv/bin/infvideo}
+model=$1 memory=$2; shift 2
+judge_args=(--model "${JUDGE_MODEL:-gpt-3.5-turbo}")
+[[ -n "${JUDGE_BASE_URL:-}" ]] && judge_args+=(--base-url "$JUDGE_BASE_URL")
+for benchmark in "$@"; do
+  for seed in ${SEEDS:-42}; do
+    # shellcheck disable=SC2086  # INFVIDEO_OVERRIDES is a list of dotlist words
+    run_dir=$($INFVIDEO predict --config "eval_configs/$model/$benchmark.yaml" --config "eval_configs/memory/$memory.yaml" \
+      "run.seed=$seed" ${INFVIDEO_OVERRIDES:-} | tail -n 1)
+    case $benchmark in
+      moviechat|nextoe) $INFVIDEO judge "$run_dir" "${judge_args[@]}" ;;
+      *) $INFVIDEO match "$run_dir" ;;
+    esac
+    $INFVIDEO score "$run_dir"
+    echo "$run_dir" >> "outputs/reproduce_${model}_${memory}.runs"
+  done
+done
+echo "runs listed in outputs/reproduce_${model}_${memory}.runs; compare with: $INFVIDEO report \$(cat outputs/reproduce_*.runs)"
