@@ -52,6 +52,8 @@ class Backend:
 
         for layer in memory_layers(self.model):
             layer.configure_memory(build_memory(config.memory), config.model.alpha, layer.tokens_per_frame)
+        # Keep the model's own config truthful for anyone who inspects it.
+        self.model.config = dataclasses.replace(self.model.config, alpha=config.model.alpha, memory=config.memory)
         self.config = config
 
     def reusable_for(self, config: PredictConfig) -> bool:
