@@ -1,4 +1,5 @@
-"""EgoSchema: ``questions.json`` and, for the public 500-question subset, ``subset_answers.json``.
+"""EgoSchema: ``questions.json`` and, for the public 500-question subset, ``subset_answers.json``;
+or that subset as IG-VLM's ``EgoSchema.csv`` (see ``egoschema_csv``), chosen by the file's suffix.
 
 ``questions.json`` is a list of ``{q_uid, google_drive_id, question, "option 0" .. "option 4"}``;
 ``subset_answers.json`` maps ``q_uid`` to the correct option index. With answers the reader yields
@@ -13,6 +14,7 @@ import re
 from typing import Any
 
 from infvideo.data.annotation_files import existing_file, load_json_file
+from infvideo.data.egoschema_csv import read_egoschema_csv
 from infvideo.data.fields import BadField, optional, parse_index, required_id, required_text
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
 from infvideo.data.record import MalformedRow, QuestionRecord
@@ -31,7 +33,28 @@ def read_egoschema(
     video_pattern: str = DEFAULT_VIDEO_PATTERN,
     on_error: OnError = "raise",
 ) -> ReadResult:
-    """``annotation_path`` is ``questions.json``; ``answers_path`` the optional subset answers."""
+    """``annotation_path`` is ``questions.json`` (``answers_path`` the optional subset answers) or
+    ``EgoSchema.csv``, which carries its answers."""
+    suffix = existing_file(annotation_path).suffix.lower()  # a missing file says so before its suffix is judged
+    if suffix == ".csv":
+        if answers_path is not None:
+            # two sources of truth for the same 500 answers could disagree silently
+            raise ValueError(f"{os.fspath(annotation_path)}: EgoSchema.csv carries its answers; "
+                             f"do not also pass answers_path ({os.fspath(answers_path)})")
+        return read_egoschema_csv(annotation_path, video_folder, video_pattern=video_pattern, on_error=on_error)
+    if suffix != ".json":
+        raise ValueError(f"{os.fspath(annotation_path)}: cannot tell the EgoSchema format from the suffix "
+                         f"{suffix!r}; expected .json (questions.json) or .csv (IG-VLM EgoSchema.csv)")
+    return _read_questions_json(annotation_path, video_folder, answers_path, video_pattern, on_error)
+
+
+def _read_questions_json(
+    annotation_path: str | os.PathLike[str],
+    video_folder: str | os.PathLike[str],
+    answers_path: str | os.PathLike[str] | None,
+    video_pattern: str,
+    on_error: OnError,
+) -> ReadResult:
     log = ProblemLog(on_error)
     check_video_pattern(video_pattern)
     questions_file = existing_file(annotation_path)

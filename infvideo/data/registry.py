@@ -43,7 +43,8 @@ def read_benchmark_result(
 ) -> ReadResult:
     """Records and skipped-row problems of benchmark ``name``; ``options`` go to its reader
     (``on_error``, ``video_pattern``, and per reader: ``video_map``, ``answers_path``, ``mode``,
-    ``file_format``)."""
+    ``file_format``: parquet | jsonl | grouped_json for Video-MME, from the suffix by default; EgoSchema
+    takes ``questions.json`` or the IG-VLM ``EgoSchema.csv`` by suffix)."""
     if name not in READERS:
         raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(READERS)}")
     return READERS[name](annotation_path, video_folder, **options)

@@ -1,4 +1,5 @@
-"""Video-MME: the Hugging Face parquet file, or JSONL with the same rows (what the reference reads).
+"""Video-MME: the Hugging Face parquet file, JSONL with the same rows (what the Video-LLaMA reference
+reads), or VideoChat2's JSON grouped by video (``video_mme_grouped``, flattened into such rows).
 
 A row: ``video_id`` ("001"), ``duration`` (short | medium | long), ``domain``, ``sub_category``,
 ``url``, ``videoID`` (the YouTube id, also the video's file name), ``question_id`` ("001-1"),
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from infvideo.data.annotation_files import existing_file
@@ -20,11 +21,12 @@ from infvideo.data.fields import LETTERS, BadField, optional, parse_letter, requ
 from infvideo.data.options import option_letter
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
 from infvideo.data.record import MalformedRow, QuestionRecord
+from infvideo.data.video_mme_grouped import grouped_rows
 from infvideo.data.video_paths import DEFAULT_VIDEO_PATTERN, check_video_pattern, video_path
 
 NUM_OPTIONS = 4
-FileFormat = Literal["parquet", "jsonl"]
-_FORMAT_BY_SUFFIX: dict[str, FileFormat] = {".parquet": "parquet", ".jsonl": "jsonl"}
+FileFormat = Literal["parquet", "jsonl", "grouped_json"]
+_FORMAT_BY_SUFFIX: dict[str, FileFormat] = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "grouped_json"}
 # Video-MME field -> extra key; its "video_id" is renamed because QuestionRecord.video_id is the
 # videoID (the file), and two different "video_id"s side by side would invite mix-ups.
 EXTRA_FIELDS = {"duration": "duration", "domain": "domain", "sub_category": "sub_category",
@@ -39,16 +41,16 @@ def read_video_mme(
     video_pattern: str = DEFAULT_VIDEO_PATTERN,
     on_error: OnError = "raise",
 ) -> ReadResult:
-    """``file_format`` defaults to the file's suffix (.parquet or .jsonl). Ids are ``question_id``;
-    the video is ``video_pattern`` filled with ``videoID``."""
+    """``file_format`` defaults to the file's suffix (.parquet, .jsonl, or .json for the grouped
+    JSON). Ids are ``question_id``; the video is ``video_pattern`` filled with ``videoID``."""
     log = ProblemLog(on_error)
     check_video_pattern(video_pattern)
     file = existing_file(annotation_path)
-    rows = _parquet_rows(file) if _format_of(file, file_format) == "parquet" else _jsonl_rows(file)
+    rows = _ROW_READERS[_format_of(file, file_format)](file)
     records: list[QuestionRecord] = []
     for location, row in rows:
         try:
-            if isinstance(row, BadField):  # a JSONL line that did not parse
+            if isinstance(row, BadField):  # a JSONL line that did not parse, a grouped video without a usable url
                 raise row
             records.append(_record(row, video_folder, video_pattern))
         except BadField as problem:
@@ -88,13 +90,13 @@ def _options(row: dict[str, Any]) -> tuple[str, ...]:
 
 def _format_of(file: os.PathLike[str], file_format: FileFormat | None) -> FileFormat:
     if file_format is not None:
-        if file_format not in _FORMAT_BY_SUFFIX.values():
-            raise ValueError(f"file_format must be 'parquet' or 'jsonl', got {file_format!r}")
+        if file_format not in _ROW_READERS:
+            raise ValueError(f"file_format must be one of {', '.join(map(repr, _ROW_READERS))}, got {file_format!r}")
         return file_format
     suffix = os.path.splitext(os.fspath(file))[1].lower()
     if suffix not in _FORMAT_BY_SUFFIX:
         raise ValueError(f"{os.fspath(file)}: cannot tell the format from the suffix {suffix!r}; "
-                         "pass file_format='parquet' or 'jsonl'")
+                         f"pass file_format as one of {', '.join(map(repr, _ROW_READERS))}")
     return _FORMAT_BY_SUFFIX[suffix]
 
 
@@ -123,3 +125,8 @@ def _jsonl_rows(file: os.PathLike[str]) -> Iterator[tuple[str, Any]]:
             except json.JSONDecodeError as error:
                 row = BadField(f"invalid JSON ({error.msg}, column {error.colno})")
             yield f"line {number}", row
+
+
+_ROW_READERS: dict[FileFormat, Callable[[os.PathLike[str]], Iterable[tuple[str, Any]]]] = {
+    "parquet": _parquet_rows, "jsonl": _jsonl_rows, "grouped_json": grouped_rows,
+}
