@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from infvideo import __version__
 from infvideo.cli_scoring import add_scoring_commands
+from infvideo.errors import EXIT_OK, EXIT_USER_ERROR, UserError
 
 
 def _memory_demo(args: argparse.Namespace) -> int:
@@ -121,9 +127,31 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", dest="output_dir")
 
 
+def common_options() -> argparse.ArgumentParser:
+    """The options every command takes: logging verbosity and ``--debug`` (tracebacks for user errors)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log lines (repeat for debug output)")
+    common.add_argument("-q", "--quiet", dest="quiet_level", action="count", default=0, help="warnings and errors only; no progress bars")
+    common.add_argument("--debug", action="store_true", help="show the traceback of a user error instead of one line")
+    return common
+
+
+def _with_parents(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    """A parser class whose instances all carry ``common``'s options, so each command gets them."""
+
+    class CommandParser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs.setdefault("parents", [common])
+            super().__init__(*args, **kwargs)
+
+    return CommandParser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infvideo", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"infvideo {__version__}")
+    common = common_options()
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_with_parents(common))
 
     full_demo = commands.add_parser("demo", help="the whole pipeline on a synthetic long video with the tiny model")
     full_demo.add_argument("--output-dir", default="outputs/demo")
@@ -162,9 +190,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(args: argparse.Namespace) -> None:
+    """INFO by default, ``-v`` DEBUG, ``-q`` WARNING (and no progress bars, see ``show_progress``)."""
+    verbosity = getattr(args, "verbose", 0) - getattr(args, "quiet_level", 0)
+    level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("infvideo").setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
+    try:
+        with logging_redirect_tqdm():  # log lines go above a progress bar, never inside it
+            return args.run(args)
+    except UserError as error:
+        if getattr(args, "debug", False):
+            raise
+        print(f"infvideo: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # ``infvideo ... | head``: the reader left; not an error. Point stdout at devnull so the
+        # interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

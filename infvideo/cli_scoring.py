@@ -7,11 +7,16 @@ import json
 from pathlib import Path
 
 
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars unless ``-q``."""
+    return not getattr(args, "quiet_level", 0)
+
+
 def _match(args: argparse.Namespace) -> int:
     from infvideo.eval.match_run import match_run
 
     for run_dir in args.run_dirs:
-        summary = match_run(run_dir, args.embedder, args.reference_compat, args.base_url, progress=not args.quiet)
+        summary = match_run(run_dir, args.embedder, args.reference_compat, args.base_url, progress=show_progress(args))
         print(json.dumps({"run_dir": run_dir, **summary}))
     return 0
 
@@ -26,7 +31,7 @@ def _judge(args: argparse.Namespace) -> int:
     )
     failed = 0
     for run_dir in args.run_dirs:
-        summary = judge_run(run_dir, settings, progress=not args.quiet)
+        summary = judge_run(run_dir, settings, progress=show_progress(args))
         failed += summary["errors"]
         print(json.dumps({"run_dir": run_dir, **summary}))
     return 0 if failed == 0 or args.allow_errors else 1
@@ -73,7 +78,7 @@ def _sweep(args: argparse.Namespace) -> int:
         for run in runs:
             print(f"{run.directory}  {json.dumps(run.settings)}")
         return 0
-    for summary in run_sweep(runs, progress=not args.quiet):
+    for summary in run_sweep(runs, progress=show_progress(args)):
         print(json.dumps(summary))
     return 0
 
@@ -101,7 +106,6 @@ def add_scoring_commands(commands) -> None:
     match.add_argument("--embedder", default="minilm", help="minilm (offline, default) | openai:<model> (an OpenAI-compatible /v1/embeddings)")
     match.add_argument("--base-url", help="the embeddings server for openai:<model> (default: OPENAI_BASE_URL or OpenAI)")
     match.add_argument("--reference-compat", action="store_true", help="only the first four options, as the reference's matcher")
-    match.add_argument("--quiet", action="store_true")
     match.set_defaults(run=_match)
 
     judge = commands.add_parser("judge", help="score open-ended answers with an LLM judge (judgments.jsonl)")
@@ -119,7 +123,6 @@ def add_scoring_commands(commands) -> None:
     judge.add_argument("--cache-dir", default="outputs/judge_cache", help="replies cached by (judge model, prompt): a re-run never pays twice")
     judge.add_argument("--no-cache", action="store_true")
     judge.add_argument("--allow-errors", action="store_true", help="exit 0 even when some samples could not be judged")
-    judge.add_argument("--quiet", action="store_true")
     judge.set_defaults(run=_judge)
 
     server = commands.add_parser("judge-server", help="an offline OpenAI-compatible stand-in judge (MiniLM similarity) for smoke runs")
@@ -142,5 +145,4 @@ def add_scoring_commands(commands) -> None:
     sweep.add_argument("grid", help="a sweep file (see eval_configs/sweeps/)")
     sweep.add_argument("overrides", nargs="*", help="dotlist overrides for every run, e.g. data.limit=20")
     sweep.add_argument("--dry-run", action="store_true", help="list the run directories and settings only")
-    sweep.add_argument("--quiet", action="store_true")
     sweep.set_defaults(run=_sweep)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from infvideo.errors import UserError
+
 
 @dataclass(frozen=True)
 class QuestionRecord:
@@ -31,5 +33,5 @@ class QuestionRecord:
         return data
 
 
-class MalformedRow(ValueError):
+class MalformedRow(UserError, ValueError):
     """An annotation row that cannot be read; the message names the file and the row."""

@@ -6,11 +6,12 @@ from collections import Counter
 from collections.abc import Iterable
 
 from infvideo.data.record import QuestionRecord
+from infvideo.errors import UserError
 
 _NAMED_AT_MOST = 10  # a broken id scheme repeats thousands of ids; the first few say enough
 
 
-class DuplicateIdError(ValueError):
+class DuplicateIdError(UserError, ValueError):
     """Two or more records share an id. Raised even under ``on_error="skip"``: a repeated id means
     the id no longer identifies one question, and dropping either record would lose a real one."""
 
