@@ -12,7 +12,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from infvideo import __version__
 from infvideo.cli_scoring import add_scoring_commands
-from infvideo.errors import EXIT_OK, EXIT_USER_ERROR, UserError
+from infvideo.errors import EXIT_FAILED, EXIT_OK, EXIT_QUESTIONS_ERRORED, EXIT_USER_ERROR, UserError
 
 
 def _memory_demo(args: argparse.Namespace) -> int:
@@ -67,64 +67,98 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _paper_flags(args: argparse.Namespace) -> dict:
-    from infvideo.eval.config import PAPER_FLAGS
+def flag_values(args: argparse.Namespace) -> dict:
+    from infvideo.eval.config import FLAG_FIELDS
 
-    return {name: getattr(args, name) for name in PAPER_FLAGS if getattr(args, name, None) is not None}
+    return {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name, None) is not None}
+
+
+def _load_run_config(args: argparse.Namespace):
+    from infvideo.eval.config import load_config
+
+    config = load_config(args.config, args.overrides, flag_values(args))
+    if getattr(args, "shard", None):
+        from infvideo.eval.sharding import parse_shard
+
+        parse_shard(args.shard)  # a bad spec is a user error now, not after the model loaded
+        config.run.shard = args.shard
+    return config
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from infvideo.eval.config import load_config
+    from infvideo.eval.config import to_yaml
     from infvideo.eval.runner import run_predictions
 
-    config = load_config(args.config, args.overrides, _paper_flags(args))
-    if args.shard:
-        config.run.shard = args.shard
-    print(run_predictions(config))
-    return 0
+    config = _load_run_config(args)
+    if args.print_config:
+        print(to_yaml(config), end="")
+        return EXIT_OK
+    return finish_predict(run_predictions(config, retry_errors=args.retry_errors, progress=not args.quiet_level))
+
+
+def finish_predict(summary) -> int:
+    """Print a ``predict`` summary and choose its exit code (3 while any owned question has an error line)."""
+    print(summary.line(), file=sys.stderr)
+    print(summary.directory)  # alone on the last line of stdout, for scripts: run_dir=$(infvideo predict ... | tail -n 1)
+    return EXIT_QUESTIONS_ERRORED if summary.errors_remaining else EXIT_OK
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from infvideo.eval.config import load_config
     from infvideo.eval.runner import extract_tokens
 
-    summary = extract_tokens(load_config(args.config, args.overrides, _paper_flags(args)))
+    summary = extract_tokens(_load_run_config(args))
     print(json.dumps(summary, indent=2))
-    return 1 if summary["failures"] else 0
+    return EXIT_FAILED if summary["failures"] else EXIT_OK
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from infvideo.eval.predictions import merge_shards
 
-    from infvideo.eval.predictions import merge_predictions
+    summary = merge_shards(args.run_dir, shard_count=args.shards, allow_partial=args.allow_partial)
+    print(
+        f"merged shards {','.join(map(str, summary.merged_shards))} of {summary.shard_count} into {summary.output}: "
+        f"{summary.records_after} records (had {summary.records_before}; {summary.added} new, "
+        f"{summary.errors_replaced} error lines replaced by answers)"
+    )
+    if summary.partial:
+        print(
+            f"infvideo: warning: PARTIAL merge: shards {', '.join(map(str, summary.missing_shards))} of "
+            f"{summary.shard_count} are missing; run `infvideo merge {args.run_dir}` again when they finish",
+            file=sys.stderr,
+        )
+    return EXIT_OK
 
-    directory = Path(args.run_dir)
-    parts = sorted(directory.glob("predictions.shard-*-of-*.jsonl"))
-    if not parts:
-        raise SystemExit(f"no shard files (predictions.shard-*-of-*.jsonl) in {directory}")
-    print(f"merged {merge_predictions(parts, directory / 'predictions.jsonl')} records from {len(parts)} shards")
-    return 0
 
-
-def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_run_arguments(parser: argparse.ArgumentParser, sticky_absent_means_uniform: bool = False) -> None:
+    """The run config as files, dotlist overrides and the reference scripts' flags (each flag sets one
+    config field; see ``FLAG_FIELDS``). In the reference, ``--sticky`` is a switch whose absence means
+    uniform sampling: its scripts (``eval_code/``) keep that; ``infvideo predict`` leaves it to the config
+    unless ``--sticky`` or ``--no-sticky`` is given."""
     parser.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. memory.tau=0.5 model.name=videochat2")
     parser.add_argument("--config", action="append", help="a YAML run config (see eval_configs/); repeat to compose, later files win")
-    # The reference scripts' flags (reference-spec §4.2), mapped onto the config.
-    parser.add_argument("--max_int", type=int)
-    parser.add_argument("--num_samples", type=int)
-    parser.add_argument("--n_samples", type=int)
-    parser.add_argument("--num_basis", type=int)
-    parser.add_argument("--tau", type=float)
-    parser.add_argument("--alpha", type=float)
-    parser.add_argument("--sticky", action="store_true", default=None)
-    parser.add_argument("--num-beams", dest="num_beams", type=int)
-    parser.add_argument("--temperature", type=float)
-    parser.add_argument("--video-folder", dest="video_folder")
-    parser.add_argument("--q-folder", dest="q_folder")
-    parser.add_argument("--qa-folder", dest="qa_folder", help="MovieChat-1K: the folder of per-video JSONs")
-    parser.add_argument("--a-folder", dest="a_folder", help="EgoSchema: the subset's answers file")
-    parser.add_argument("--data_path")
-    parser.add_argument("--output-dir", dest="output_dir")
+    flags = parser.add_argument_group("the reference scripts' flags")
+    flags.add_argument("--max_int", type=int, help="frames per chunk (sampling.frames_per_chunk)")
+    flags.add_argument("--num_samples", type=int, help="number of chunks (sampling.num_chunks)")
+    flags.add_argument("--n_samples", type=int, help="number of chunks, the Video-LLaMA scripts' name (sampling.num_chunks)")
+    flags.add_argument("--num_basis", type=int, help="basis functions of the continuous memory (memory.num_basis)")
+    flags.add_argument("--tau", type=float, help="share of memory time given to the past, in (0, 1) (memory.tau)")
+    flags.add_argument("--alpha", type=float, help="weight of the short-term memory, in [0, 1]; 1 = No LTM (model.alpha)")
+    if sticky_absent_means_uniform:
+        flags.add_argument("--sticky", action="store_true", default=False, help="sticky memories; absent = uniform, as in the reference (memory.sticky)")
+    else:
+        flags.add_argument("--sticky", action=argparse.BooleanOptionalAction, default=None,
+                           help="sticky (--sticky) or uniform (--no-sticky) memories; absent = the config's memory.sticky")
+    flags.add_argument("--num-beams", dest="num_beams", type=int, help="beam search width (generation.num_beams)")
+    flags.add_argument("--temperature", type=float, help="sampling temperature (generation.temperature)")
+    flags.add_argument("--video-folder", dest="video_folder", help="the folder of the benchmark's videos (data.video_folder)")
+    flags.add_argument("--q-folder", dest="q_folder", help="the annotation file (data.annotations)")
+    flags.add_argument("--qa-folder", dest="qa_folder", help="MovieChat-1K: the folder of per-video JSONs (data.annotations)")
+    flags.add_argument("--a-folder", dest="a_folder", help="EgoSchema: the subset's answers file (data.answers)")
+    flags.add_argument("--data_path", help="the annotation file, the VideoChat2 scripts' name (data.annotations)")
+    flags.add_argument("--output-dir", dest="output_dir", help="where run directories go (run.output_dir)")
+    machine = parser.add_argument_group("machine")
+    machine.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (model.device)")
+    machine.add_argument("--dtype", help="float16 | bfloat16 | float32, or fp16 | bf16 | fp32 (model.dtype)")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -176,14 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="answer a benchmark into a resumable run directory")
     _add_run_arguments(predict)
     predict.add_argument("--shard", help="i/n: answer only this shard (also from torchrun or SLURM array variables)")
+    predict.add_argument("--retry-errors", action="store_true", help="ask again the questions whose last line is an error (after fixing the cause)")
+    predict.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     predict.set_defaults(run=_predict)
 
     extract = commands.add_parser("extract", help="cache the frame tokens of a benchmark's videos (run.token_cache)")
     _add_run_arguments(extract)
     extract.set_defaults(run=_extract)
 
-    merge = commands.add_parser("merge", help="merge a run directory's shard files into predictions.jsonl")
+    merge = commands.add_parser(
+        "merge", help="merge a run directory's shard files into its predictions.jsonl",
+        description="Merge predictions.shard-<i>-of-<n>.jsonl into predictions.jsonl. Every shard of one n must be "
+        "there; what predictions.jsonl holds is kept (an answer is never replaced by an error).",
+    )
     merge.add_argument("run_dir")
+    merge.add_argument("--shards", type=int, help="the shard count to merge when files of several counts are present")
+    merge.add_argument("--allow-partial", action="store_true", help="merge even when some shards are missing (says which)")
     merge.set_defaults(run=_merge)
 
     add_scoring_commands(commands)
@@ -202,11 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)
+    return guarded(lambda: args.run(args), debug=args.debug)
+
+
+def guarded(run, debug: bool = False) -> int:
+    """Run an entry point: a user error is one line on stderr and exit 2 (``debug``: the traceback)."""
     try:
         with logging_redirect_tqdm():  # log lines go above a progress bar, never inside it
-            return args.run(args)
+            return run()
     except UserError as error:
-        if getattr(args, "debug", False):
+        if debug:
             raise
         print(f"infvideo: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

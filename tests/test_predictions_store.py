@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from infvideo.eval.predictions import PredictionStore, merge_predictions, read_records
+from infvideo.errors import UserError
+from infvideo.eval.predictions import PredictionStore, latest_records, merge_shards, read_records
 from infvideo.eval.seeding import question_generator, question_seed
 from infvideo.eval.sharding import Shard, parse_shard, shard_from_environment
 
@@ -45,19 +46,87 @@ def test_a_killed_writer_loses_nothing_already_written(tmp_path):
         assert store.done == {"0", "1", "2"}
 
 
+def _write(path, *records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
 def test_merge_of_shards_and_conflicts(tmp_path):
-    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    a.write_text(json.dumps({"id": "2", "prediction": "q"}) + "\n" + json.dumps({"id": "1", "prediction": "p"}) + "\n")
-    b.write_text(json.dumps({"id": "3", "prediction": "r"}) + "\n")
-    assert merge_predictions([a, b], tmp_path / "all.jsonl") == 3
-    assert [r["id"] for r in read_records(tmp_path / "all.jsonl")] == ["1", "2", "3"]
-    b.write_text(json.dumps({"id": "1", "prediction": "different"}) + "\n")
-    with pytest.raises(ValueError, match="differs between shards"):
-        merge_predictions([a, b], tmp_path / "bad.jsonl")
+    _write(tmp_path / "predictions.shard-0-of-2.jsonl", {"id": "2", "prediction": "q"}, {"id": "1", "prediction": "p"})
+    _write(tmp_path / "predictions.shard-1-of-2.jsonl", {"id": "3", "prediction": "r"})
+    summary = merge_shards(tmp_path)
+    assert (summary.records_after, summary.added, summary.partial) == (3, 3, False)
+    assert sorted(r["id"] for r in read_records(tmp_path / "predictions.jsonl")) == ["1", "2", "3"]
+    _write(tmp_path / "predictions.shard-1-of-2.jsonl", {"id": "1", "prediction": "different"})
+    before = (tmp_path / "predictions.jsonl").read_bytes()
+    with pytest.raises(UserError, match="answered differently.*'1'"):
+        merge_shards(tmp_path)
+    assert (tmp_path / "predictions.jsonl").read_bytes() == before  # nothing written
+
+
+def test_merge_with_a_missing_shard_never_shrinks_a_complete_file(tmp_path):
+    """Issue: merging only shard 0 of 2 replaced a complete 30-line predictions.jsonl with 14 lines."""
+    complete = [{"id": str(i), "prediction": f"p{i}"} for i in range(30)]
+    _write(tmp_path / "predictions.jsonl", *complete)
+    _write(tmp_path / "predictions.shard-0-of-2.jsonl", *complete[:14])
+    with pytest.raises(UserError, match=r"1 of 2 shards missing \(predictions.shard-1-of-2.jsonl\).*--allow-partial"):
+        merge_shards(tmp_path)
+    summary = merge_shards(tmp_path, allow_partial=True)
+    assert summary.partial and summary.missing_shards == [1] and summary.records_after == 30
+    assert len(list(read_records(tmp_path / "predictions.jsonl"))) == 30
+
+
+def test_merge_compares_answers_not_timings_and_picks_one_shard_count(tmp_path):
+    """Stale shard files of another count, differing only in timings, gave a false conflict."""
+    _write(tmp_path / "predictions.shard-0-of-1.jsonl", {"id": "a", "prediction": "x", "timings": {"encode": 1.0}})
+    _write(tmp_path / "predictions.shard-0-of-2.jsonl", {"id": "a", "prediction": "x", "timings": {"encode": 2.5}})
+    _write(tmp_path / "predictions.shard-1-of-2.jsonl", {"id": "b", "prediction": "y", "timings": {"encode": 0.1}})
+    with pytest.raises(UserError, match="several shard counts: 1 .*2 .*--shards N"):
+        merge_shards(tmp_path)
+    assert merge_shards(tmp_path, shard_count=2).records_after == 2
+    assert merge_shards(tmp_path, shard_count=1).records_after == 2  # same answers: no conflict
+
+
+def test_merge_keeps_answers_over_errors_and_replaces_errors_with_answers(tmp_path):
+    _write(tmp_path / "predictions.jsonl", {"id": "a", "prediction": "x"}, {"id": "b", "prediction": None, "error": "OSError: gone"})
+    _write(tmp_path / "predictions.shard-0-of-1.jsonl", {"id": "a", "prediction": None, "error": "OSError: gone"}, {"id": "b", "prediction": "y"})
+    summary = merge_shards(tmp_path)
+    assert summary.errors_replaced == 1
+    assert {k: v["prediction"] for k, v in latest_records(tmp_path / "predictions.jsonl").items()} == {"a": "x", "b": "y"}
+
+
+def test_no_shards_or_no_directory_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no shard files"):
+        merge_shards(tmp_path)
+    with pytest.raises(UserError, match="not a directory"):
+        merge_shards(tmp_path / "nope")
+
+
+def test_the_last_line_of_an_id_wins_and_retry_errors_reopens_only_errors(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    with PredictionStore(path) as store:
+        store.append({"id": "a", "prediction": "x"})
+        store.append({"id": "b", "prediction": None, "error": "FileNotFoundError: b.mp4"})
+        assert store.errors == {"b"} and store.done == {"a", "b"}
+    with PredictionStore(path, retry_errors=True) as store:
+        assert store.done == {"a"} and store.errors == {"b"}
+        with pytest.raises(ValueError, match="already"):
+            store.append({"id": "a", "prediction": "again"})
+        store.append({"id": "b", "prediction": "y"})
+        assert store.errors == set()
+    assert latest_records(path)["b"]["prediction"] == "y" and len(list(read_records(path))) == 3
+
+
+def test_a_second_writer_on_the_same_file_is_refused(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    with PredictionStore(path):
+        with pytest.raises(UserError, match="another process .* is writing"):
+            PredictionStore(path)
+    with PredictionStore(path):  # released on close
+        pass
 
 
 def test_shards_partition_the_questions_stably():
-    ids = [f"video{i}_{i % 7}" for i in range(500)]
+    ids = [f"video{i}" for i in range(500)]
     shards = [Shard(i, 4) for i in range(4)]
     owners = [[shard.owns(key) for shard in shards].count(True) for key in ids]
     assert owners == [1] * len(ids)

@@ -8,7 +8,7 @@ from helpers.make_videos import VideoSpec, write_coded_video
 from infvideo.data.record import QuestionRecord
 from infvideo.eval.backends import build_backend
 from infvideo.eval.config import load_config
-from infvideo.eval.predictions import merge_predictions, read_records
+from infvideo.eval.predictions import merge_shards, read_records
 from infvideo.eval.runner import run_predictions
 
 
@@ -42,7 +42,7 @@ def test_a_run_answers_records_errors_and_resumes(tmp_path, videos, model):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"")  # a zero-byte file
     config = config_for(tmp_path, model)
-    directory = run_predictions(config, records(videos, broken), progress=False)
+    directory = run_predictions(config, records(videos, broken), progress=False).directory
     lines = list(read_records(directory / "predictions.jsonl"))
     assert [line["id"] for line in lines] == ["v1_0", "v1_1", "bad_0", "v2_0"]
     bad = lines[2]
@@ -53,7 +53,7 @@ def test_a_run_answers_records_errors_and_resumes(tmp_path, videos, model):
     assert (directory / "config.yaml").exists() and json.loads((directory / "env.json").read_text())["packages"]["torch"]
     # A second run finds everything done and touches nothing.
     before = (directory / "predictions.jsonl").read_bytes()
-    assert run_predictions(config, records(videos, broken), progress=False) == directory
+    assert run_predictions(config, records(videos, broken), progress=False).directory == directory
     assert (directory / "predictions.jsonl").read_bytes() == before
 
 
@@ -62,7 +62,7 @@ def test_resume_after_a_torn_line_and_shards_merge_to_the_single_run(tmp_path, v
     broken.write_bytes(b"not a video")
     config = config_for(tmp_path)
     backend = build_backend(config)
-    single = run_predictions(config, records(videos, broken), backend=backend, progress=False)
+    single = run_predictions(config, records(videos, broken), backend=backend, progress=False).directory
     full = {line["id"]: line for line in read_records(single / "predictions.jsonl")}
 
     # Kill mid-way: keep the first line and half of the second, then resume.
@@ -77,12 +77,10 @@ def test_resume_after_a_torn_line_and_shards_merge_to_the_single_run(tmp_path, v
     assert all(resumed[k]["prediction"] == full[k]["prediction"] for k in full)
 
     # Two shards, merged, give the same answers as the single run.
-    parts = []
     for index in range(2):
         sharded = config_for(tmp_path, **{"run.name": "sharded", "run.shard": f"{index}/2"})
-        directory = run_predictions(sharded, records(videos, broken), backend=backend, progress=False)
-        parts.append(directory / f"predictions.shard-{index}-of-2.jsonl")
-    assert merge_predictions(parts, directory / "predictions.jsonl") == 4
+        directory = run_predictions(sharded, records(videos, broken), backend=backend, progress=False).directory
+    assert merge_shards(directory).records_after == 4
     merged = {line["id"]: line for line in read_records(directory / "predictions.jsonl")}
     assert {k: v["prediction"] for k, v in merged.items()} == {k: v["prediction"] for k, v in full.items()}
 
@@ -112,5 +110,5 @@ def test_extract_fills_the_cache_so_predict_never_encodes(tmp_path, videos, monk
     summary = extract_tokens(config, records(videos, broken), backend=backend)
     assert summary["videos"] == 3 and summary["encoded"] == 3 and list(summary["failures"]) == [str(broken)]
     monkeypatch.setattr(backend, "encode_chunk", lambda frames: pytest.fail("the vision encoder ran"))
-    directory = run_predictions(config, records(videos, broken), backend=backend, progress=False)
+    directory = run_predictions(config, records(videos, broken), backend=backend, progress=False).directory
     assert sum("error" not in line for line in read_records(directory / "predictions.jsonl")) == 3

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from infvideo.demo.synthetic_data import DemoSettings, write_demo_data
+from infvideo.errors import UserError
 from infvideo.eval import backends, sweep as sweep_module
 from infvideo.eval.predictions import read_records
 from infvideo.eval.sweep import expand_sweep, run_sweep
@@ -38,11 +39,23 @@ def test_grid_and_runs_expand_in_order_without_duplicates(tmp_path):
 
 def test_bad_sweep_files_are_refused(tmp_path):
     path = write_sweep(tmp_path, "grids:\n  memory.tau: [0.5]\n")
-    with pytest.raises(ValueError, match="unknown sweep keys"):
+    with pytest.raises(UserError, match="unknown sweep keys"):
         expand_sweep(path)
     empty = write_sweep(tmp_path, "")
-    with pytest.raises(ValueError, match="needs a grid or a list of runs"):
+    with pytest.raises(UserError, match="needs a grid or a list of runs"):
         expand_sweep(empty)
+
+
+def test_every_grid_point_is_validated_before_anything_runs(tmp_path, capsys):
+    """A bad value in the middle of a grid used to surface only when its run started (after a model loaded)."""
+    from infvideo.cli import main
+
+    path = write_sweep(tmp_path, "grid:\n  memory.tau: [0.5, 1.5, 0.75]\n  memory.num_basis: [16, 0]\n")
+    with pytest.raises(UserError, match=r"4 of 6 runs are invalid.*num_basis must be positive.*tau must lie in \(0, 1\), got 1.5"):
+        expand_sweep(path)
+    assert main(["sweep", str(path), "--dry-run"]) == 2
+    assert "infvideo: error:" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_three_settings_encode_each_video_once_and_reuse_one_model(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from infvideo.models.base import GenerationSettings
 from infvideo.video.preprocess import preprocess_video_llama, preprocess_videochat2
 
 from .config import PredictConfig
+from .fingerprints import fingerprint
 
 
 @dataclass
@@ -61,6 +62,11 @@ class Backend:
         return backend_key(config) == backend_key(self.config) and config.sampling.image_size == self.config.sampling.image_size
 
 
+def checkpoint_identities(checkpoints: dict[str, str]) -> dict[str, str]:
+    """Checkpoints by content, not path: cached frame tokens survive staging the weights elsewhere."""
+    return {role: fingerprint(path) for role, path in sorted(checkpoints.items())}
+
+
 def _dtype(name: str) -> torch.dtype:
     return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[name]
 
@@ -101,7 +107,7 @@ class VideoLLaMABackend(Backend):
 
     def vision_signature(self) -> dict:
         s = self.config.model
-        return {"model": self.name, "preset": s.preset, "checkpoints": dict(s.checkpoints), "image_size": self.image_size}
+        return {"model": self.name, "preset": s.preset, "checkpoints": checkpoint_identities(s.checkpoints), "image_size": self.image_size}
 
     def embed(self, chunks: list[Tensor], record: QuestionRecord, generator: torch.Generator) -> Tensor:
         return self.model.embed_video(chunks, generator)
@@ -141,7 +147,7 @@ class VideoChat2Backend(Backend):
     def vision_signature(self) -> dict:
         s = self.config.model
         return {
-            "model": self.name, "preset": s.preset, "checkpoints": dict(s.checkpoints), "image_size": self.image_size,
+            "model": self.name, "preset": s.preset, "checkpoints": checkpoint_identities(s.checkpoints), "image_size": self.image_size,
             "frames_per_chunk": self.config.sampling.frames_per_chunk,  # UMT attends across a chunk's frames
         }
 

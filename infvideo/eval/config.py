@@ -1,7 +1,7 @@
 """Typed run configuration: OmegaConf structured configs, YAML files, dotlist overrides, paper flags.
 
 A run is ``PredictConfig``; every field has a default so ``infvideo predict data.annotations=... ``
-works from the command line alone. The reference scripts' flags map onto fields (``PAPER_FLAGS``).
+works from the command line alone. The reference scripts' flags map onto fields (``FLAG_FIELDS``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from infvideo.errors import UserError
 
 from infvideo.memory import MemoryConfig
 from infvideo.models.base import GenerationSettings
+
+from .fingerprints import fingerprint
 
 
 @dataclass
@@ -26,8 +31,8 @@ class ModelSettings:
     alpha: float = 0.75
     add_frame_pos: bool = True  # Video-LLaMA only
     reference_compat: bool = False  # the reference's numerics and quirks (see docs/architecture.md)
-    dtype: str = "float16"  # the LLM and vision dtype of a full model; tiny presets run in fp32
-    device: str = "auto"  # auto = cuda when available
+    dtype: str = "float16"  # float16 | bfloat16 | float32 (or fp16, bf16, fp32): a full model's LLM and vision dtype; tiny presets run in fp32
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N | mps
 
 
 @dataclass
@@ -47,6 +52,8 @@ class DataSettings:
     answers: str = ""  # EgoSchema: the subset's answers file (subset.json); empty = the full set, no answers
     mode: str = "global"  # MovieChat-1K: global | breakpoint
     limit: int | None = None  # first N questions (after sharding), for smoke runs
+    on_error: str = "raise"  # a malformed annotation row: raise (stop, naming file and row) | skip (list it, go on)
+    video_pattern: str | None = None  # where a question's video is under video_folder, e.g. "{video_id}.mkv"; None = the benchmark's layout
 
 
 @dataclass
@@ -68,8 +75,11 @@ class PredictConfig:
     run: RunSettings = field(default_factory=RunSettings)
 
 
-# The reference scripts' flags (reference-spec §4.2) -> config fields.
-PAPER_FLAGS = {
+# Command-line flags -> config fields: the reference scripts' flags under their own names, and the
+# machine flags. Each sets exactly one field; ``--sticky``'s meaning when absent is the caller's (cli.py).
+FLAG_FIELDS = {
+    "device": "model.device",
+    "dtype": "model.dtype",
     "max_int": "sampling.frames_per_chunk",
     "num_samples": "sampling.num_chunks",
     "n_samples": "sampling.num_chunks",
@@ -88,32 +98,71 @@ PAPER_FLAGS = {
 }
 
 
+# Names people type for a dtype -> the torch name the config stores (so fp16 and float16 are one run).
+DTYPE_ALIASES = {"fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp32": "float32", "float": "float32"}
+DTYPES = ("float16", "bfloat16", "float32")
+
+
 def load_config(
     path: str | Path | list[str | Path] | None = None, overrides: list[str] | None = None, flags: dict[str, Any] | None = None
 ) -> PredictConfig:
     """Defaults <- YAML file(s), in order <- paper flags <- dotlist overrides (later wins). Several files
-    compose, e.g. a (model x benchmark) file then a memory file from ``eval_configs/memory/``."""
-    merged = OmegaConf.structured(PredictConfig)
-    for file in [path] if isinstance(path, (str, Path)) else list(path or []):
-        merged = OmegaConf.merge(merged, OmegaConf.load(file))
-    if flags:
-        dotted = [f"{PAPER_FLAGS[name]}={value}" for name, value in flags.items() if value is not None]
-        merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(dotted))
-    if overrides:
-        merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
-    return OmegaConf.to_object(merged)
+    compose, e.g. a (model x benchmark) file then a memory file from ``eval_configs/memory/``.
+    A missing file, an unknown key or a value of the wrong type is a ``UserError`` naming it."""
+    try:
+        merged = OmegaConf.structured(PredictConfig)
+        for file in [path] if isinstance(path, (str, Path)) else list(path or []):
+            if not Path(file).is_file():
+                raise UserError(f"config file {file} does not exist")
+            merged = OmegaConf.merge(merged, OmegaConf.load(file))
+        if flags:
+            dotted = [f"{FLAG_FIELDS[name]}={value}" for name, value in flags.items() if value is not None]
+            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(dotted))
+        if overrides:
+            malformed = [item for item in overrides if "=" not in item]
+            if malformed:
+                raise UserError(f"overrides take key=value (e.g. memory.tau=0.5), got {', '.join(malformed)}")
+            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
+        config = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        raise UserError(_omegaconf_message(error)) from error
+    except ValueError as error:  # a settings class's own check, e.g. an unknown memory.kind
+        raise UserError(f"config: {error}") from error
+    config.model.dtype = DTYPE_ALIASES.get(config.model.dtype, config.model.dtype)
+    if config.model.dtype not in DTYPES:
+        raise UserError(f"model.dtype={config.model.dtype!r} is not one of {', '.join(DTYPES)} (or fp16, bf16, fp32)")
+    return config
+
+
+def _omegaconf_message(error: OmegaConfBaseException) -> str:
+    """OmegaConf's first line plus the dotted key it concerns (its own message spans several lines)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    key = getattr(error, "full_key", None)
+    return f"config: {first}" + (f" (key {key})" if key and key not in first else "")
 
 
 def to_yaml(config: PredictConfig) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(config))
 
 
-def config_hash(config: PredictConfig, length: int = 8) -> str:
-    """A short hash of everything that can change an answer (not where outputs go or which shard)."""
+def identity(config: PredictConfig) -> dict[str, Any]:
+    """Everything that can change an answer, and nothing about where files sit: settings as they are,
+    the annotation and checkpoint files by content (``fingerprints``), not by path. Output places,
+    the shard, the token cache, ``data.limit``, the error policy and the video folder are left out,
+    so staging data or checkpoints elsewhere resumes the same run. ``config.yaml`` records the paths."""
     data = OmegaConf.to_container(OmegaConf.structured(config))
     data["run"] = {"seed": data["run"]["seed"]}
-    data["data"].pop("limit", None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:length]
+    for name in ("limit", "on_error", "video_folder", "video_pattern"):
+        data["data"].pop(name, None)
+    for name in ("annotations", "answers"):
+        data["data"][name] = fingerprint(data["data"][name]) if data["data"][name] else ""
+    data["model"]["checkpoints"] = {role: fingerprint(path) for role, path in sorted(data["model"]["checkpoints"].items())}
+    return data
+
+
+def config_hash(config: PredictConfig, length: int = 8) -> str:
+    """A short hash of ``identity``: the run directory's name ends with it."""
+    return hashlib.sha256(json.dumps(identity(config), sort_keys=True).encode()).hexdigest()[:length]
 
 
 def run_name(config: PredictConfig) -> str:

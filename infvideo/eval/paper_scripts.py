@@ -1,8 +1,9 @@
-"""The reference's script interfaces (reference-spec §4.2–4.3) on top of the package, so a command
-line copied from the paper's README runs here. ``eval_code/`` holds one three-line file per script.
+"""The reference's script interfaces on top of the package, so a command line copied from the
+paper's README runs here. ``eval_code/`` holds one three-line file per script.
 
-Flags keep the reference's names and meanings; what the reference ignored or hard-coded is mapped
-explicitly: ``--cfg-path`` becomes a config file composed after the (model x benchmark) one,
+Flags keep the reference's names and meanings — including ``--sticky``, a switch whose absence
+means uniform memories, whatever the YAML config says; what the reference ignored or hard-coded is
+mapped explicitly: ``--cfg-path`` becomes a config file composed after the (model x benchmark) one,
 ``--options`` takes dotlist overrides, ``--baseline`` (VideoChat2) means one chunk of ``max_int``
 frames with no memory, ``--task video_llama`` means No LTM.
 """
@@ -12,13 +13,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from infvideo.errors import UserError
+
 CONFIGS = Path(__file__).resolve().parents[2] / "eval_configs"
 
 
 def _config_file(model: str, benchmark: str) -> Path:
     path = CONFIGS / model / f"{benchmark}.yaml"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; eval_code scripts need the repository's eval_configs/")
+        raise UserError(f"{path} is missing; eval_code scripts need the repository's eval_configs/")
     return path
 
 
@@ -26,7 +29,7 @@ def inference_parser(model: str, benchmark: str) -> argparse.ArgumentParser:
     from infvideo.cli import _add_run_arguments
 
     parser = argparse.ArgumentParser(description=f"∞-Video {model} inference on {benchmark} (reference flags; see eval_configs/{model}/{benchmark}.yaml)")
-    _add_run_arguments(parser)
+    _add_run_arguments(parser, sticky_absent_means_uniform=True)
     parser.add_argument("--cfg-path", dest="cfg_path", help="an extra run config composed after the default one")
     parser.add_argument("--options", nargs="*", default=[], help="dotlist overrides, e.g. model.preset=tiny")
     parser.add_argument("--task", help="inf_video_llama (default) | video_llama (No LTM)")
@@ -37,10 +40,16 @@ def inference_parser(model: str, benchmark: str) -> argparse.ArgumentParser:
 
 
 def run_inference(model: str, benchmark: str, argv: list[str] | None = None) -> int:
+    from infvideo.cli import guarded
+
+    return guarded(lambda: _run_inference(model, benchmark, argv))
+
+
+def inference_config(model: str, benchmark: str, argv: list[str] | None = None):
+    """The run config a reference-style command line stands for."""
     args = inference_parser(model, benchmark).parse_args(argv)  # before the heavy imports: --help stays fast
-    from infvideo.cli import _paper_flags
+    from infvideo.cli import flag_values
     from infvideo.eval.config import load_config
-    from infvideo.eval.runner import run_predictions
 
     files = [_config_file(model, benchmark), *(args.config or []), *([args.cfg_path] if args.cfg_path else [])]
     overrides = list(args.overrides) + list(args.options)
@@ -48,11 +57,18 @@ def run_inference(model: str, benchmark: str, argv: list[str] | None = None) -> 
         overrides.append("model.alpha=1.0")
     if args.baseline:
         overrides.append("sampling.num_chunks=1")
-    config = load_config(files, overrides, _paper_flags(args))
+    config = load_config(files, overrides, flag_values(args))
     if args.shard:
         config.run.shard = args.shard
-    print(run_predictions(config))
-    return 0
+    return config
+
+
+def _run_inference(model: str, benchmark: str, argv: list[str] | None) -> int:
+    config = inference_config(model, benchmark, argv)
+    from infvideo.cli import finish_predict
+    from infvideo.eval.runner import run_predictions
+
+    return finish_predict(run_predictions(config))
 
 
 def run_cli(argv: list[str]) -> int:
@@ -114,7 +130,7 @@ EGOSCHEMA_SERVER = "https://validation-server.onrender.com/api/upload/"
 
 def egoschema_submit_main(argv: list[str] | None = None) -> int:
     """validate/egoschema_acc.py: POST {q_uid: option index} to the EgoSchema validation server.
-    A run directory is converted first (the reference had no converter, quirk #26)."""
+    A run directory is converted first (the reference had no converter from its predictions)."""
     import json
     import urllib.request
 
@@ -138,7 +154,7 @@ def egoschema_submit_main(argv: list[str] | None = None) -> int:
 def extract_main(argv: list[str] | None = None) -> int:
     """eval/extract_features.py: cache frame tokens once for every later memory setting.
 
-    The reference wrote resized JPEGs that nothing read (quirk #21); here the frames go through the
+    The reference wrote resized JPEGs that its inference scripts never read; here the frames go through the
     model's vision stage into the token cache that ``predict`` and ``sweep`` read."""
     parser = argparse.ArgumentParser(description="decode and encode a benchmark's videos into the token cache (infvideo extract)")
     parser.add_argument("--model", default="video_llama", choices=["video_llama", "videochat2"])

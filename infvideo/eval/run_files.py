@@ -21,9 +21,10 @@ from typing import Any, Iterable
 from infvideo.data.record import QuestionRecord
 
 from .config import PredictConfig, load_config
-from .predictions import read_records
+from .predictions import latest_records, read_records
 
 CONFIG = "config.yaml"
+ENVIRONMENT = "env.json"
 PREDICTIONS = "predictions.jsonl"
 MATCHES = "matches.jsonl"
 JUDGMENTS = "judgments.jsonl"
@@ -58,17 +59,22 @@ def load_predictions(run_dir: str | Path) -> dict[str, dict[str, Any]]:
         shards = sorted(run_dir.glob("predictions.shard-*-of-*.jsonl"))
         hint = f"; merge its {len(shards)} shard files with `infvideo merge {run_dir}`" if shards else ""
         raise FileNotFoundError(f"{run_dir}: no {PREDICTIONS}{hint}")
-    return {str(line["id"]): line for line in read_records(path)}
+    return latest_records(path)  # the last line of an id wins (a retried error)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return list(read_records(path))
 
 
+def _temporary(path: Path) -> Path:
+    """A temporary name beside ``path``, distinct per process (shards of one run write the same files)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def write_jsonl(path: str | Path, lines: Iterable[dict[str, Any]]) -> int:
     """Write all lines to a temporary file, then rename it into place (never a half-written file)."""
     path = Path(path)
-    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary = _temporary(path)
     count = 0
     with temporary.open("w", encoding="utf-8") as handle:
         for line in lines:
@@ -81,7 +87,11 @@ def write_jsonl(path: str | Path, lines: Iterable[dict[str, Any]]) -> int:
 
 
 def write_json(path: str | Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
     path = Path(path)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary = _temporary(path)
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Iterable
@@ -19,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from infvideo.data.record import QuestionRecord
+from infvideo.errors import UserError
 from infvideo.video.indices import RULES
 from infvideo.video.source import open_video
 from infvideo.video.stream import iter_index_chunks, split_like_torch_chunk
@@ -26,10 +28,12 @@ from infvideo.video.stream import iter_index_chunks, split_like_torch_chunk
 from .backends import Backend, build_backend
 from .config import PredictConfig, run_name, to_yaml
 from .environment import environment
-from .predictions import PredictionStore
+from .predictions import PREDICTIONS, PredictionStore, is_error, latest_records
+from .run_files import CONFIG, ENVIRONMENT, write_text
 from .seeding import question_generator, question_seed
 from .sharding import shard_from_environment
 from .token_cache import TokenCache
+from .validation import validate_config
 
 log = logging.getLogger(__name__)
 
@@ -87,50 +91,108 @@ def predictions_path(config: PredictConfig) -> Path:
     return run_directory(config) / f"predictions{shard_from_environment(config.run.shard).suffix}.jsonl"
 
 
-def pending_questions(config: PredictConfig, records: Iterable[QuestionRecord], done: set[str]) -> list[QuestionRecord]:
-    """The questions of this shard (the first ``data.limit`` of them) that have no line yet."""
+def finished_elsewhere(config: PredictConfig, retry_errors: bool = False) -> set[str]:
+    """Ids a sharded run need not answer: those already in the run's merged ``predictions.jsonl``
+    (answers only with ``retry_errors``). An unsharded run's store knows its own file."""
+    if shard_from_environment(config.run.shard).count == 1:
+        return set()
+    latest = latest_records(run_directory(config) / PREDICTIONS)
+    return {key for key, record in latest.items() if not (retry_errors and is_error(record))}
+
+
+def owned_questions(config: PredictConfig, records: Iterable[QuestionRecord]) -> list[QuestionRecord]:
+    """The questions of this shard (the first ``data.limit`` of them). Shards own whole videos, so a
+    video is decoded and encoded by one shard only."""
     shard = shard_from_environment(config.run.shard)
-    owned = [r for r in records if shard.owns(r.id)]
+    owned = [r for r in records if shard.owns(r.video_id)]
     if config.data.limit is not None:
         owned = owned[: config.data.limit]  # a resumed smoke run does not answer another N
-    return [r for r in owned if r.id not in done]
+    return owned
+
+
+def pending_questions(config: PredictConfig, records: Iterable[QuestionRecord], done: set[str]) -> list[QuestionRecord]:
+    """The owned questions that have no line yet (``done``: the ids not to ask again)."""
+    return [r for r in owned_questions(config, records) if r.id not in done]
+
+
+@dataclass
+class PredictSummary:
+    """What one ``predict`` did to its shard of the run."""
+
+    directory: Path
+    predictions: Path
+    questions: int  # owned by this shard
+    answered: int = 0  # now
+    errors: int = 0  # error lines written now
+    skipped: int = 0  # finished before
+    errors_remaining: int = 0  # owned questions whose last line is an error, after this run
+
+    def line(self) -> str:
+        text = (
+            f"{self.predictions}: {self.questions} questions; answered {self.answered}, errors {self.errors}, "
+            f"already done {self.skipped}"
+        )
+        if self.errors_remaining:
+            text += f"; {self.errors_remaining} questions have error lines: fix the cause, then `infvideo predict ... --retry-errors`"
+        return text
 
 
 def run_predictions(
-    config: PredictConfig, records: Iterable[QuestionRecord] | None = None, backend: Backend | None = None, progress: bool = True
-) -> Path:
-    """Answer every question this shard owns that the run directory does not hold yet; returns the run directory."""
+    config: PredictConfig,
+    records: Iterable[QuestionRecord] | None = None,
+    backend: Backend | None = None,
+    progress: bool = True,
+    retry_errors: bool = False,
+) -> PredictSummary:
+    """Answer every question this shard owns that the run does not hold yet (with ``retry_errors``,
+    also those whose last line is an error). Settings and inputs are validated before anything is
+    built or written; a second process on the same predictions file is refused."""
+    validate_config(config, data=records is None)
+    records = list(read_records(config) if records is None else records)
     directory = run_directory(config)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.yaml").write_text(to_yaml(config))
-    (directory / "env.json").write_text(json.dumps(environment(), indent=2))
-    records = list(read_records(config) if records is None else records)
-    with PredictionStore(predictions_path(config)) as store:
-        todo = pending_questions(config, records, store.done)
-        if not todo:
-            return directory
-        backend = backend or build_backend(config)
-        cache = TokenCache(config.run.token_cache, backend.vision_signature()) if config.run.token_cache else None
-        bar = tqdm(total=len(todo), desc=directory.name[:40], disable=not progress)
-        # Questions on the same video (MovieChat-1K global, Video-MME) share one encoding.
-        for _, group in groupby(todo, key=lambda r: (r.video_path, r.time if r.mode == "breakpoint" else None)):
-            group = list(group)
-            start = time.perf_counter()
-            try:
-                chunks = encode_video(config, backend, group[0], cache)
-            except Exception as error:  # a bad video fails its questions, not the run
-                log.warning("%s: %s", group[0].video_path, error)
-                for record in group:
-                    store.append(_error_line(record, error))
-                bar.update(len(group))
-                continue
-            encode_seconds = time.perf_counter() - start
+    with PredictionStore(predictions_path(config), retry_errors=retry_errors) as store:
+        write_text(directory / CONFIG, to_yaml(config))  # where the inputs are now (the name does not depend on it)
+        write_text(directory / ENVIRONMENT, json.dumps(environment(), indent=2))
+        owned = owned_questions(config, records)
+        done = store.done | finished_elsewhere(config, retry_errors)
+        todo = [r for r in owned if r.id not in done]
+        summary = PredictSummary(directory, store.path, len(owned), skipped=len(owned) - len(todo))
+        if todo:
+            _answer_all(config, todo, store, summary, backend, progress)
+        summary.errors_remaining = sum(r.id in store.errors for r in owned)
+    return summary
+
+
+def _answer_all(config: PredictConfig, todo: list[QuestionRecord], store: PredictionStore, summary: PredictSummary,
+                backend: Backend | None, progress: bool) -> None:
+    backend = backend or build_backend(config)
+    cache = TokenCache(config.run.token_cache, backend.vision_signature()) if config.run.token_cache else None
+    bar = tqdm(total=len(todo), desc=summary.directory.name[:40], disable=not progress)
+    # Questions on the same video (MovieChat-1K global, Video-MME) share one encoding.
+    for _, group in groupby(todo, key=lambda r: (r.video_path, r.time if r.mode == "breakpoint" else None)):
+        group = list(group)
+        start = time.perf_counter()
+        try:
+            chunks = encode_video(config, backend, group[0], cache)
+        except Exception as error:  # a bad video fails its questions, not the run
+            log.warning("%s: %s", group[0].video_path, error)
             for record in group:
-                store.append(answer_question(config, backend, record, chunks, encode_seconds))
-                encode_seconds = 0.0  # paid once per video
-                bar.update(1)
-        bar.close()
-    return directory
+                store.append(_error_line(record, error))
+            summary.errors += len(group)
+            bar.update(len(group))
+            continue
+        encode_seconds = time.perf_counter() - start
+        for record in group:
+            line = answer_question(config, backend, record, chunks, encode_seconds)
+            store.append(line)
+            if is_error(line):
+                summary.errors += 1
+            else:
+                summary.answered += 1
+            encode_seconds = 0.0  # paid once per video
+            bar.update(1)
+    bar.close()
 
 
 def answer_question(config: PredictConfig, backend: Backend, record: QuestionRecord, chunks: list[torch.Tensor], encode_seconds: float) -> dict:
@@ -159,7 +221,8 @@ def answer_question(config: PredictConfig, backend: Backend, record: QuestionRec
 def extract_tokens(config: PredictConfig, records: Iterable[QuestionRecord] | None = None, backend: Backend | None = None) -> dict:
     """``infvideo extract``: fill the token cache for every video of the benchmark (no answering)."""
     if not config.run.token_cache:
-        raise ValueError("extract needs run.token_cache (a folder for the frame tokens)")
+        raise UserError("extract needs run.token_cache=FOLDER (where the frame tokens go)")
+    validate_config(config, data=records is None)
     records = list(read_records(config) if records is None else records)
     backend = backend or build_backend(config)
     cache = TokenCache(config.run.token_cache, backend.vision_signature())

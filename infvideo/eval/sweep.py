@@ -17,16 +17,20 @@ questions its ``predictions.jsonl`` lacks, and builds nothing when there are non
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from infvideo.errors import UserError
+
 from .backends import Backend, build_backend
 from .config import PredictConfig, load_config
-from .predictions import read_records as read_lines
-from .runner import pending_questions, predictions_path, read_records, run_directory, run_predictions
+from .predictions import latest_records
+from .runner import finished_elsewhere, pending_questions, predictions_path, read_records, run_directory, run_predictions
+from .validation import validate_config
 
 
 @dataclass
@@ -45,10 +49,14 @@ def _dotlist(settings: dict[str, Any]) -> list[str]:
 
 def expand_sweep(path: str | Path, extra_overrides: list[str] | None = None) -> list[SweepRun]:
     """The runs a sweep file describes, in order, without duplicates."""
+    if not Path(path).is_file():
+        raise UserError(f"sweep file {path} does not exist")
     spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    if not isinstance(spec, dict):
+        raise UserError(f"{path}: a sweep file is a mapping with base, overrides, grid and runs")
     unknown = set(spec) - {"base", "overrides", "grid", "runs"}
     if unknown:
-        raise ValueError(f"{path}: unknown sweep keys {sorted(unknown)}; expected base, overrides, grid, runs")
+        raise UserError(f"{path}: unknown sweep keys {sorted(unknown)}; expected base, overrides, grid, runs")
     bases = spec.get("base") or []
     bases = [bases] if isinstance(bases, str) else list(bases)
     here = Path(path).parent
@@ -58,16 +66,23 @@ def expand_sweep(path: str | Path, extra_overrides: list[str] | None = None) -> 
     settings = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
     settings += [dict(run) for run in spec.get("runs") or []]
     if not settings:
-        raise ValueError(f"{path}: a sweep needs a grid or a list of runs")
-    runs, seen = [], set()
+        raise UserError(f"{path}: a sweep needs a grid or a list of runs")
+    runs, seen, problems = [], set(), []
     for setting in settings:
-        config = load_config(bases, common + _dotlist(setting))
+        try:
+            config = load_config(bases, common + _dotlist(setting))
+            validate_config(config)
+        except UserError as error:
+            problems.append(f"{json.dumps(setting)}: {error}")
+            continue
         if not config.run.token_cache:
             config.run.token_cache = str(Path(config.run.output_dir) / "tokens")
         run = SweepRun(setting, config)
         if run.directory not in seen:
             seen.add(run.directory)
             runs.append(run)
+    if problems:  # every grid point is checked before the first run starts
+        raise UserError(f"{path}: {len(problems)} of {len(settings)} runs are invalid: " + " | ".join(problems))
     return runs
 
 
@@ -77,7 +92,7 @@ def run_sweep(runs: list[SweepRun], progress: bool = True) -> list[dict[str, Any
     summaries = []
     for run in runs:
         records = read_records(run.config)
-        done = {str(line["id"]) for line in read_lines(predictions_path(run.config))}
+        done = set(latest_records(predictions_path(run.config))) | finished_elsewhere(run.config)
         if not pending_questions(run.config, records, done):
             summaries.append({"run_dir": str(run.directory), "settings": run.settings, "skipped": True})
             continue
@@ -85,6 +100,7 @@ def run_sweep(runs: list[SweepRun], progress: bool = True) -> list[dict[str, Any
             backend.reconfigure(run.config)
         else:
             backend = build_backend(run.config)
-        directory = run_predictions(run.config, records=records, backend=backend, progress=progress)
-        summaries.append({"run_dir": str(directory), "settings": run.settings, "skipped": False})
+        summary = run_predictions(run.config, records=records, backend=backend, progress=progress)
+        summaries.append({"run_dir": str(summary.directory), "settings": run.settings, "skipped": False,
+                          "answered": summary.answered, "errors": summary.errors_remaining})
     return summaries
