@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from helpers.make_videos import SPECS, build_video_library, read_code, read_codes
 
+import infvideo.video.pyav_index as pyav_index_module
 import infvideo.video.pyav_source as pyav_source_module
 from infvideo.video import (
     DamagedVideoWarning,
@@ -32,6 +33,12 @@ DECORD_SEEKS_EXACTLY = [name for name in GOOD if SPECS[name].codec != "mpeg4"]
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     return build_video_library(tmp_path_factory.getbasetemp() / "coded_videos")
+
+
+@pytest.fixture(autouse=True)
+def forget_damaged_files_already_reported(monkeypatch):
+    # A damaged file is reported once per process; each test here asserts its own warning.
+    monkeypatch.setattr(pyav_index_module, "_WARNED_FILES", set())
 
 
 def plain_decode_codes(path) -> list[int]:

@@ -60,6 +60,7 @@ class ParallelDecoder:
     ``workers``: processes (default: CPU count). ``start_method``: "forkserver" (default on
     Linux; forking a parent that already runs torch threads is unsafe) or "spawn".
     ``groups_per_worker``: more groups than workers lets the pool even out uneven intervals.
+    ``apply_rotation``: as for ``open_video`` (display matrix applied by default).
     The pool starts on the first call that needs it and lives until ``close()``. As with any
     spawn/forkserver pool, a script using it needs the ``if __name__ == "__main__":`` guard.
     """
@@ -74,8 +75,10 @@ class ParallelDecoder:
         start_method: str | None = None,
         groups_per_worker: int = 2,
         verify: Verify = "tail",
+        apply_rotation: bool = True,
     ) -> None:
-        self._serial = PyAVSource(path, verify=verify)  # the scan, once; also serves requests too small to split
+        # the scan, once; also serves requests too small to split
+        self._serial = PyAVSource(path, verify=verify, apply_rotation=apply_rotation)
         self.path = self._serial.path
         self.metadata = self._serial.metadata
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
@@ -115,7 +118,7 @@ class ParallelDecoder:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context(self._start_method),
                 initializer=_open_in_worker,
-                initargs=(self.path, self._serial.index),
+                initargs=(self.path, self._serial.index, self._serial.apply_rotation),
             )
         return self._pool
 
@@ -166,9 +169,9 @@ def _default_start_method() -> str:
 _worker_source: PyAVSource | None = None  # one open file per worker process
 
 
-def _open_in_worker(path: str, index: FrameIndex) -> None:
+def _open_in_worker(path: str, index: FrameIndex, apply_rotation: bool) -> None:
     global _worker_source
-    _worker_source = PyAVSource(path, threads=1, index=index)
+    _worker_source = PyAVSource(path, threads=1, index=index, apply_rotation=apply_rotation)
 
 
 def _decode_group_into(task: tuple[str, tuple[int, ...], int, np.ndarray]) -> None:

@@ -16,13 +16,19 @@ Counting rule (the cost is stated because it runs on every open):
 ``verify="full"`` decodes everything instead (exact for damage anywhere, costs a full decode);
 frames that then fail in the middle are dropped from the numbering.
 A damaged file is not an error as long as one frame survives: it gets a ``DamagedVideoWarning``
-and the frames it really has.
+(once per file and process, however often the file is opened or by which backend) and the frames
+it really has.
+
+Timing comes from the same table: the duration runs from the first frame's pts to the end of the
+last frame (its pts plus its packet duration), so a variable-frame-rate file reports the time its
+frames really cover, not ``frames / nominal rate``.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
@@ -31,6 +37,7 @@ import av.error
 import numpy as np
 
 from infvideo.video.errors import VideoDecodeError
+from infvideo.video.orientation import display_matrix_of
 from infvideo.video.pyav_decode import iter_decoded_frames, seek_keyframe
 
 Verify = Literal["tail", "full"]
@@ -49,10 +56,29 @@ class FrameIndex:
     keyframes: np.ndarray  # int64, ascending presentation indices decoding can start at; [0] == 0
     seek_timestamps: np.ndarray  # int64, one per keyframe: min(pts, dts), the seek that cannot overshoot
     time_base: Fraction
+    last_duration: int = 0  # display time of the last frame in time_base units (0 = unknown)
+    display_matrix: tuple[int, ...] | None = None  # as the decoder reports it on the frames (see ``orientation``)
 
     @property
     def num_frames(self) -> int:
         return int(self.pts.size)
+
+    def duration(self, count: int | None = None) -> float:
+        """Seconds covered by the first ``count`` frames (default all): from the first frame's pts
+        to the next frame's pts, or for the last frame to its pts plus its own duration (the gap
+        before it when the container gives none). 0.0 for one frame of unknown duration."""
+        count = self.num_frames if count is None else count
+        if count < 1:
+            return 0.0
+        if count < self.num_frames:
+            end = int(self.pts[count])
+        elif self.last_duration > 0:
+            end = int(self.pts[-1]) + self.last_duration
+        elif count >= 2:
+            end = int(self.pts[-1]) + int(self.pts[-1] - self.pts[-2])
+        else:
+            return 0.0
+        return float((end - int(self.pts[0])) * self.time_base)
 
     def index_of(self, pts: int | None) -> int | None:
         """Presentation index of the frame with this pts, or None if it is not a counted frame."""
@@ -80,7 +106,7 @@ def scan_frame_index(
     """Build the ``FrameIndex`` of ``stream`` (see the module docstring for the rule and its cost)."""
     if verify not in ("tail", "full"):
         raise ValueError(f"verify must be 'tail' or 'full', got {verify!r}")
-    frame_pts, key_pts, key_seek, first_timestamp, damaged, without_pts = _demux_candidates(container, stream)
+    frame_pts, durations, key_pts, key_seek, first_timestamp, damaged, without_pts = _demux_candidates(container, stream)
     if frame_pts.size == 0:
         if without_pts:
             raise VideoDecodeError(
@@ -89,7 +115,7 @@ def scan_frame_index(
             )
         raise VideoDecodeError(f"{path}: the video stream has no readable frame (empty or truncated file)")
 
-    index = _build(frame_pts, key_pts, key_seek, first_timestamp, stream.time_base)
+    index = _build(frame_pts, durations, key_pts, key_seek, first_timestamp, stream.time_base)
     if verify == "full":
         regions = [(0, index.num_frames)]
     else:
@@ -98,31 +124,52 @@ def scan_frame_index(
         if not starts_on_keyframe and index.keyframes.size > 1:
             regions.insert(0, (0, int(index.keyframes[1])))  # frames before the first real keyframe
     try:
-        missing = _undecodable(container, stream, index, regions)
+        missing, display_matrix = _undecodable(container, stream, index, regions)
     except av.error.FFmpegError as error:
         raise VideoDecodeError(f"{path}: cannot seek in the video stream ({error})") from error
     if missing.size:
         damaged = True
-        frame_pts = np.setdiff1d(index.pts, missing)
+        decodable = ~np.isin(index.pts, missing)
+        frame_pts, durations = index.pts[decodable], durations[decodable]
         keep = np.isin(key_pts, frame_pts)
         if frame_pts.size == 0:
             raise VideoDecodeError(f"{path}: no frame of the video stream can be decoded (corrupt file)")
-        index = _build(frame_pts, key_pts[keep], key_seek[keep], first_timestamp, stream.time_base)
+        index = _build(frame_pts, durations, key_pts[keep], key_seek[keep], first_timestamp, stream.time_base)
+    index = replace(index, display_matrix=display_matrix)
 
     announced = int(stream.frames or 0)
     if damaged or announced > index.num_frames:
-        warnings.warn(
+        _warn_once(
+            path,
             f"{path}: damaged or truncated video; {index.num_frames} decodable frames"
             + (f" of {announced} announced" if announced else ""),
-            DamagedVideoWarning,
-            stacklevel=3,
         )
     return index
 
 
+# Files already reported damaged in this process, by identity (path, size, modification time), so
+# a file rewritten in place is reported again. Opening a file several times is normal: ``open_video``
+# falls back from decord to PyAV, the decord source scans with PyAV, a run reopens a video per group.
+_WARNED_FILES: set[tuple[str, int, int]] = set()
+
+
+def _warn_once(path: str, message: str) -> None:
+    try:
+        status = os.stat(path)
+        key = (os.path.realpath(path), status.st_size, status.st_mtime_ns)
+    except OSError:
+        key = (os.path.realpath(path), -1, -1)
+    if key in _WARNED_FILES:
+        return
+    _WARNED_FILES.add(key)
+    warnings.warn(message, DamagedVideoWarning, stacklevel=4)
+
+
 def _demux_candidates(container, stream):
-    """Every countable packet's pts, keyframe pts and seek timestamps, without decoding."""
+    """Every countable packet's pts (ascending) with its duration, keyframe pts and seek
+    timestamps, without decoding."""
     frame_pts: list[int] = []
+    frame_durations: list[int] = []
     key_pts: list[int] = []
     key_seek: list[int] = []
     first_timestamp: int | None = None
@@ -150,11 +197,14 @@ def _demux_candidates(container, stream):
         if packet.is_discard:
             continue  # decoded for reference but never shown (edit-list pre-roll)
         frame_pts.append(packet.pts)
+        frame_durations.append(int(packet.duration or 0))
         if packet.is_keyframe:
             key_pts.append(packet.pts)
             key_seek.append(timestamp)
+    unique_pts, first = np.unique(np.asarray(frame_pts, dtype=np.int64), return_index=True)
     return (
-        np.unique(np.asarray(frame_pts, dtype=np.int64)),
+        unique_pts,
+        np.asarray(frame_durations, dtype=np.int64)[first],
         np.asarray(key_pts, dtype=np.int64),
         np.asarray(key_seek, dtype=np.int64),
         first_timestamp,
@@ -163,7 +213,7 @@ def _demux_candidates(container, stream):
     )
 
 
-def _build(frame_pts, key_pts, key_seek, first_timestamp, time_base) -> FrameIndex:
+def _build(frame_pts, durations, key_pts, key_seek, first_timestamp, time_base) -> FrameIndex:
     order = np.argsort(key_pts, kind="stable")
     key_pts, key_seek = key_pts[order], key_seek[order]
     keyframes = np.searchsorted(frame_pts, key_pts).astype(np.int64)
@@ -172,22 +222,33 @@ def _build(frame_pts, key_pts, key_seek, first_timestamp, time_base) -> FrameInd
         keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
         key_seek = np.concatenate([[first_timestamp], key_seek]).astype(np.int64)
     keyframes, first = np.unique(keyframes, return_index=True)
-    return FrameIndex(pts=frame_pts, keyframes=keyframes, seek_timestamps=key_seek[first], time_base=Fraction(time_base))
+    return FrameIndex(
+        pts=frame_pts,
+        keyframes=keyframes,
+        seek_timestamps=key_seek[first],
+        time_base=Fraction(time_base),
+        last_duration=int(durations[-1]) if durations.size else 0,
+    )
 
 
-def _undecodable(container, stream, index: FrameIndex, regions: list[tuple[int, int]]) -> np.ndarray:
+def _undecodable(container, stream, index: FrameIndex, regions: list[tuple[int, int]]) -> tuple[np.ndarray, tuple[int, ...] | None]:
     """Pts of counted frames that the decoder does not produce, for each region given as
-    (keyframe slot to start decoding at, presentation index to stop before)."""
+    (keyframe slot to start decoding at, presentation index to stop before); and the display
+    matrix the decoded frames carry (read here because these are the frames the scan decodes)."""
     missing: list[np.ndarray] = []
+    display_matrix = None
+    seen_frame = False
     for slot, stop in regions:
         expected = index.pts[int(index.keyframes[slot]) : stop]
         last = int(expected[-1])
         packets = seek_keyframe(container, stream, index.keyframe_pts(slot), int(index.seek_timestamps[slot]))
         produced: list[int] = []
         for frame in iter_decoded_frames(stream, packets):
+            if not seen_frame:
+                display_matrix, seen_frame = display_matrix_of(frame), True
             if frame.pts is not None:
                 produced.append(frame.pts)
                 if frame.pts >= last:
                     break
         missing.append(expected[~np.isin(expected, np.asarray(produced, dtype=np.int64))])
-    return np.concatenate(missing)
+    return np.concatenate(missing), display_matrix

@@ -14,6 +14,7 @@ from infvideo.video.errors import NoVideoStreamError, VideoDecodeError
 from infvideo.video.file_checks import checked_path
 from infvideo.video.frame_request import plan_request
 from infvideo.video.metadata import VideoMetadata
+from infvideo.video.orientation import Orientation
 from infvideo.video.pyav_decode import iter_decoded_frames, seek_keyframe
 from infvideo.video.pyav_index import FrameIndex, Verify, scan_frame_index
 
@@ -32,8 +33,10 @@ class PyAVSource:
     decoded frame, with no keyframe in between, continues decoding instead of seeking back, so
     reading a video chunk by chunk decodes each frame once.
 
-    Frames are the stored pixel grid: a non-square sample aspect ratio or a rotation tag is not
-    applied (decord does not apply them either).
+    ``apply_rotation``: return frames as a player shows them, the stream's display matrix (quarter
+    turns, mirror) applied, as decord does (default); False returns the stored pixel grid. The
+    metadata's width and height are those of the frames returned either way (see ``orientation``).
+    A non-square sample aspect ratio is not applied (decord does not apply it either).
     """
 
     backend = "pyav"
@@ -45,6 +48,7 @@ class PyAVSource:
         threads: int = 1,
         verify: Verify = "tail",
         index: FrameIndex | None = None,
+        apply_rotation: bool = True,
     ) -> None:
         self.path = checked_path(path)
         try:
@@ -60,6 +64,8 @@ class PyAVSource:
                 self._stream.thread_type = "AUTO"
                 self._stream.codec_context.thread_count = threads
             self.index = index if index is not None else scan_frame_index(self._container, self._stream, self.path, verify)
+            self.apply_rotation = apply_rotation
+            self.orientation = Orientation.from_display_matrix(self.index.display_matrix) if apply_rotation else Orientation()
             self.metadata = self._describe()
         except BaseException:
             self._container.close()
@@ -160,31 +166,38 @@ class PyAVSource:
         # Since PyAV 17 swscale defaults to one thread per CPU for every conversion: slower for
         # small frames and contended when several decoders run side by side, so it follows
         # ``threads`` too (older PyAV converts single-threaded and has no such argument).
-        width, height = self.metadata.width, self.metadata.height
+        context = self._stream.codec_context
+        width, height = int(context.width), int(context.height)
         if _THREADED_CONVERSION:
-            return frame.to_ndarray(format="rgb24", width=width, height=height, threads=self._threads)
-        return frame.to_ndarray(format="rgb24", width=width, height=height)
+            picture = frame.to_ndarray(format="rgb24", width=width, height=height, threads=self._threads)
+        else:
+            picture = frame.to_ndarray(format="rgb24", width=width, height=height)
+        return self.orientation.apply(picture)
 
     def _describe(self) -> VideoMetadata:
         context = self._stream.codec_context
-        num_frames = self.index.num_frames
         rate = self._stream.average_rate or self._stream.guessed_rate
-        fps = float(rate) if rate else _fps_from_timestamps(self.index)
+        num_frames = self.index.num_frames
+        fps, duration = frame_timing(self.index, num_frames, float(rate) if rate else 0.0)
+        width, height = self.orientation.displayed_size(int(context.width), int(context.height))
         return VideoMetadata(
             path=self.path,
             num_frames=num_frames,
             fps=fps,
-            duration=num_frames / fps if fps > 0 else 0.0,
-            width=int(context.width),
-            height=int(context.height),
+            duration=duration,
+            width=width,
+            height=height,
             keyframes=tuple(int(k) for k in self.index.keyframes),
             codec=str(context.name),
             backend=self.backend,
         )
 
 
-def _fps_from_timestamps(index: FrameIndex) -> float:
-    if index.num_frames < 2:
-        return 0.0
-    span = float((int(index.pts[-1]) - int(index.pts[0])) * index.time_base)
-    return (index.num_frames - 1) / span if span > 0 else 0.0
+def frame_timing(index: FrameIndex, num_frames: int, nominal_fps: float) -> tuple[float, float]:
+    """(fps, duration) of the first ``num_frames`` frames of ``index``: the duration
+    their timestamps cover and the average rate over it. The stream's nominal rate is used only
+    when the timestamps say nothing (one frame of unknown duration)."""
+    duration = index.duration(num_frames)
+    if duration > 0:
+        return num_frames / duration, duration
+    return nominal_fps, (num_frames / nominal_fps if nominal_fps > 0 else 0.0)

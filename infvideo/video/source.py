@@ -44,28 +44,36 @@ def available_backends() -> list[str]:
 
 
 def open_video(
-    path: str | os.PathLike[str], backend: Backend = "auto", *, threads: int | None = None, verify: Verify = "tail"
+    path: str | os.PathLike[str],
+    backend: Backend = "auto",
+    *,
+    threads: int | None = None,
+    verify: Verify = "tail",
+    apply_rotation: bool = True,
 ) -> VideoSource:
     """Open ``path`` with ``backend``: "auto" is decord when importable, else PyAV.
 
     ``threads``: decoder threads (default 1; 0 lets the library choose). ``verify``: how much the
     frame count is checked by decoding ("tail" = the last keyframe interval, "full" = everything;
-    see ``pyav_index``). Raises ``FileNotFoundError``, ``VideoDecodeError`` or
-    ``NoVideoStreamError``, each naming the file.
+    see ``pyav_index``). ``apply_rotation``: frames as a player shows them, the display matrix of a
+    phone's portrait or upside-down recording applied (default), or False for the stored pixel
+    grid; every backend returns the same frames either way, and ``metadata.width``/``height`` are
+    those of the frames returned (see ``orientation``). Raises ``FileNotFoundError``,
+    ``VideoDecodeError`` or ``NoVideoStreamError``, each naming the file.
     """
     if backend == "auto":
         if "decord" in available_backends():
             try:
-                return open_video(path, "decord", threads=threads, verify=verify)
+                return open_video(path, "decord", threads=threads, verify=verify, apply_rotation=apply_rotation)
             except VideoDecodeError:
                 pass  # some files decord cannot open (a truncated MP4) PyAV still reads; a truly bad file raises again below
         backend = "pyav"
     if backend == "decord":
         from infvideo.video.decord_source import DecordSource
 
-        return DecordSource(path, threads=1 if threads is None else threads, verify=verify)
+        return DecordSource(path, threads=1 if threads is None else threads, verify=verify, apply_rotation=apply_rotation)
     if backend == "pyav":
         from infvideo.video.pyav_source import PyAVSource
 
-        return PyAVSource(path, threads=1 if threads is None else threads, verify=verify)
+        return PyAVSource(path, threads=1 if threads is None else threads, verify=verify, apply_rotation=apply_rotation)
     raise ValueError(f"unknown video backend {backend!r}; choose 'auto', 'decord' or 'pyav'")
