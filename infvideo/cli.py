@@ -242,7 +242,14 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # Dotlist overrides may come after options too (`predict --config a.yaml -q memory.tau=0.5`), which
+    # argparse's one positional list cannot take: collect them here.
+    stray = [item for item in extra if item.startswith("-") or "=" not in item or not hasattr(args, "overrides")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     _configure_logging(args)
     return guarded(lambda: args.run(args), debug=args.debug)
 

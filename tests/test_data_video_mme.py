@@ -130,3 +130,123 @@ def test_unreadable_parquet_and_unknown_suffix(tmp_path: Path) -> None:
 def test_missing_annotation_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="missing.jsonl"):
         read_video_mme(tmp_path / "missing.jsonl", tmp_path)
+
+
+# --- duration: the metrics group by it, so a value outside short/medium/long must not pass ------
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda r: r.update(duration="Long"), "duration 'Long' should be one of 'short', 'medium', 'long'"),
+        (lambda r: r.update(duration="extra-long"), "duration 'extra-long' should be one of"),
+        (lambda r: r.update(duration=3), "duration 3 should be one of"),
+        (lambda r: r.pop("duration"), "missing 'duration'"),
+        (lambda r: r.update(duration=None), "missing 'duration'"),
+    ],
+)
+def test_duration_outside_the_three_categories_is_a_named_error(tmp_path: Path, change, reason: str) -> None:
+    rows = [dict(row) for row in ROWS]
+    change(rows[1])
+    jsonl = write_jsonl(tmp_path / "videomme.jsonl", rows)
+    with pytest.raises(MalformedRow) as caught:
+        read_video_mme(jsonl, tmp_path)
+    assert f"{jsonl}, line 2: " in str(caught.value) and reason in str(caught.value)
+
+    result = read_video_mme(jsonl, tmp_path, on_error="skip")
+    assert [r.id for r in result.records] == ["001-1", "601-3"]
+    assert [(p.row, reason in p.reason) for p in result.problems] == [("line 2", True)]
+
+
+def test_parquet_row_without_duration_is_a_named_error(tmp_path: Path) -> None:
+    rows = [dict(row) for row in ROWS]
+    rows[0]["duration"] = None  # a parquet column cannot be absent from one row, only null
+    parquet_file = write_parquet(tmp_path / "videomme.parquet", rows)
+    with pytest.raises(MalformedRow, match=r"videomme\.parquet, row index 0: missing 'duration'"):
+        read_video_mme(parquet_file, tmp_path)
+
+
+def test_every_duration_category_is_accepted(tmp_path: Path) -> None:
+    rows = [dict(row, duration=duration) for row, duration in zip(ROWS, ("short", "medium", "long"))]
+    records = read_video_mme(write_jsonl(tmp_path / "videomme.jsonl", rows), tmp_path).records
+    assert [r.extra["duration"] for r in records] == ["short", "medium", "long"]
+
+
+# --- the flat JSON export: a list of rows (pandas orient="records") or JSON Lines (datasets) -----
+
+EXPORTS = Path(__file__).resolve().parent / "video_mme_exports"  # written by make_exports.py there
+
+
+def export_rows() -> list[dict[str, Any]]:
+    return json.loads((EXPORTS / "rows.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["rows.json", "pandas_records.json", "datasets_to_json.json"])
+def test_flat_json_exports_read_like_the_jsonl(tmp_path: Path, name: str) -> None:
+    expected = read_video_mme(write_jsonl(tmp_path / "videomme.jsonl", export_rows()), "/v").records
+    result = read_video_mme(EXPORTS / name, "/v")
+    assert result.problems == []
+    assert result.records == expected
+    # what the writers escape comes back as written: "\/" in urls, "\u00e9" in text
+    assert [r.id for r in result.records] == ["001-1", "001-2", "601-3"]
+    assert result.records[1].question == "Which café is shown?"
+    assert result.records[0].extra["url"] == "https://www.youtube.com/watch?v=fFjv93ACGo8"
+    assert [r.extra["duration"] for r in result.records] == ["short", "short", "long"]
+
+
+def test_flat_json_is_what_read_benchmark_reads_by_suffix(tmp_path: Path) -> None:
+    json_file = tmp_path / "videomme.json"
+    json_file.write_text(json.dumps(ROWS))
+    from infvideo.data import read_benchmark
+
+    assert read_benchmark("video_mme", json_file, "/v") == read_video_mme(write_jsonl(tmp_path / "v.jsonl", ROWS), "/v").records
+
+
+def test_flat_json_bad_row_names_its_position_and_skip_keeps_the_rest(tmp_path: Path) -> None:
+    rows = [dict(row) for row in ROWS]
+    rows[1]["answer"] = "E"
+    json_file = tmp_path / "videomme.json"
+    json_file.write_text(json.dumps(rows, indent=2))
+    with pytest.raises(MalformedRow, match=r"videomme\.json, \[1\]: answer should be one of A, B, C, D"):
+        read_video_mme(json_file, tmp_path)
+    result = read_video_mme(json_file, tmp_path, on_error="skip")
+    assert [r.id for r in result.records] == ["001-1", "601-3"]
+    assert [p.row for p in result.problems] == ["[1]"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps([{"videoID": "x", "question": "q?"}]),  # rows, but neither flat rows nor videos
+        json.dumps({"video_id": {"0": "001"}, "question_id": {"0": "001-1"}}),  # pandas' default orient="columns"
+        json.dumps({"questions": []}) + "\n",  # one object, not a row
+        "",
+        "   \n",
+    ],
+)
+def test_json_that_is_neither_layout_says_which_were_expected(tmp_path: Path, content: str) -> None:
+    json_file = tmp_path / "videomme.json"
+    json_file.write_text(content)
+    with pytest.raises(MalformedRow) as caught:
+        read_video_mme(json_file, tmp_path, on_error="skip")  # nothing in such a file is a row to skip
+    message = str(caught.value)
+    assert str(json_file) in message
+    assert "question_id" in message and "questions" in message and "JSON Lines" in message
+
+
+def test_empty_json_list_has_no_questions(tmp_path: Path) -> None:
+    json_file = tmp_path / "videomme.json"
+    json_file.write_text("[]")
+    assert read_video_mme(json_file, tmp_path).records == []
+
+
+def test_file_format_forces_the_layout(tmp_path: Path) -> None:
+    json_file = tmp_path / "videomme.json"
+    json_file.write_text(json.dumps(ROWS))
+    assert len(read_video_mme(json_file, tmp_path, file_format="json_records").records) == 3
+    with pytest.raises(MalformedRow, match=r"\[0\]: missing 'duration_category'"):
+        read_video_mme(json_file, tmp_path, file_format="grouped_json")
+    lines = write_jsonl(tmp_path / "rows.json", ROWS)  # JSON Lines named .json, as datasets writes
+    assert len(read_video_mme(lines, tmp_path).records) == 3
+    with pytest.raises(ValueError, match="file_format must be one of"):
+        read_video_mme(json_file, tmp_path, file_format="csv")

@@ -136,8 +136,11 @@ def test_a_video_listed_twice_without_question_ids_is_refused(tmp_path: Path) ->
 
 
 def test_not_a_list_and_broken_json_are_malformed(tmp_path: Path) -> None:
-    with pytest.raises(MalformedRow, match="expected a JSON list of videos, got dict"):
+    # one video rather than a list is none of the .json layouts
+    with pytest.raises(MalformedRow, match="not a Video-MME layout"):
         read_video_mme(write_json(tmp_path / "videomme.json", videos()[0]), tmp_path)
+    with pytest.raises(MalformedRow, match="expected a JSON list of videos, got dict"):
+        read_video_mme(write_json(tmp_path / "videomme.json", videos()[0]), tmp_path, file_format="grouped_json")
     broken = tmp_path / "broken.json"
     broken.write_text('[\n  {"url": \n]')
     with pytest.raises(MalformedRow, match=r"broken\.json, line 3: invalid JSON"):
@@ -154,3 +157,25 @@ def test_read_benchmark_dispatches_json_and_format_can_be_named(tmp_path: Path) 
     assert read_video_mme(other_suffix, tmp_path / "videos", file_format="grouped_json").records == records
     with pytest.raises(ValueError, match="'parquet', 'jsonl', 'grouped_json'"):
         read_video_mme(other_suffix, tmp_path, file_format="json")
+
+
+def test_video_without_duration_category_is_one_problem(tmp_path: Path) -> None:
+    data = videos()
+    del data[1]["duration_category"]
+    json_file = write_json(tmp_path / "videomme.json", data)
+    with pytest.raises(MalformedRow, match=r"videomme\.json, \[1\]: missing 'duration_category'"):
+        read_video_mme(json_file, tmp_path)
+    result = read_video_mme(json_file, tmp_path, on_error="skip")
+    assert [r.id for r in result.records] == ["001-1", "001-2"]
+    assert [p.row for p in result.problems] == ["[1]"]
+
+
+def test_duration_category_outside_the_three_is_refused(tmp_path: Path) -> None:
+    data = videos()
+    data[0]["duration_category"] = "medium-long"
+    json_file = write_json(tmp_path / "videomme.json", data)
+    with pytest.raises(MalformedRow, match=r"\[0\]\.questions\[0\]: duration 'medium-long' should be one of "
+                                           r"'short', 'medium', 'long'"):
+        read_video_mme(json_file, tmp_path)
+    result = read_video_mme(json_file, tmp_path, on_error="skip")
+    assert [r.id for r in result.records] == ["abcdefghijk-1", "abcdefghijk-2"]

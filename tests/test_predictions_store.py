@@ -133,8 +133,10 @@ def test_shards_partition_the_questions_stably():
     sizes = [sum(shard.owns(key) for key in ids) for shard in shards]
     assert min(sizes) > 90  # roughly balanced
     assert parse_shard("1/4") == Shard(1, 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="invalid shard 4/4"):
         parse_shard("4/4")
+    with pytest.raises(UserError, match="i/n"):
+        parse_shard("first")
 
 
 def test_shard_from_flags_torchrun_and_slurm():

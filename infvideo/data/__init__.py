@@ -5,13 +5,14 @@ from .moviechat import read_moviechat
 from .nextqa import read_nextoe, read_nextqa
 from .options import option_letter, option_texts, strip_option_letter
 from .read_result import OnError, ReadResult, RowProblem
-from .record import MalformedRow, QuestionRecord
+from .record import BadReaderOption, MalformedRow, QuestionRecord
 from .registry import READERS, BenchmarkReader, read_benchmark, read_benchmark_result
 from .unique_ids import DuplicateIdError
 from .video_mme import read_video_mme
 
 __all__ = [
     "READERS",
+    "BadReaderOption",
     "BenchmarkReader",
     "DuplicateIdError",
     "MalformedRow",

@@ -13,12 +13,12 @@ import os
 import re
 from typing import Any
 
-from infvideo.data.annotation_files import existing_file, load_json_file
+from infvideo.data.annotation_files import check_utf8, existing_file, load_json_file
 from infvideo.data.egoschema_csv import read_egoschema_csv
 from infvideo.data.fields import BadField, optional, parse_index, required_id, required_text
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
-from infvideo.data.record import MalformedRow, QuestionRecord
-from infvideo.data.video_paths import DEFAULT_VIDEO_PATTERN, check_video_pattern, video_path
+from infvideo.data.record import BadReaderOption, MalformedRow, QuestionRecord
+from infvideo.data.video_paths import check_video_pattern, video_path
 
 NUM_OPTIONS = 5
 OPTION_KEYS = tuple(f"option {i}" for i in range(NUM_OPTIONS))
@@ -30,20 +30,21 @@ def read_egoschema(
     video_folder: str | os.PathLike[str],
     *,
     answers_path: str | os.PathLike[str] | None = None,
-    video_pattern: str = DEFAULT_VIDEO_PATTERN,
+    video_pattern: str | None = None,
     on_error: OnError = "raise",
 ) -> ReadResult:
     """``annotation_path`` is ``questions.json`` (``answers_path`` the optional subset answers) or
-    ``EgoSchema.csv``, which carries its answers."""
+    ``EgoSchema.csv``, which carries its answers. ``video_pattern`` None is ``"{video}.mp4"``."""
+    check_video_pattern(video_pattern)  # a bad option is named before a missing file
     suffix = existing_file(annotation_path).suffix.lower()  # a missing file says so before its suffix is judged
     if suffix == ".csv":
         if answers_path is not None:
             # two sources of truth for the same 500 answers could disagree silently
-            raise ValueError(f"{os.fspath(annotation_path)}: EgoSchema.csv carries its answers; "
+            raise BadReaderOption(f"{os.fspath(annotation_path)}: EgoSchema.csv carries its answers; "
                              f"do not also pass answers_path ({os.fspath(answers_path)})")
         return read_egoschema_csv(annotation_path, video_folder, video_pattern=video_pattern, on_error=on_error)
     if suffix != ".json":
-        raise ValueError(f"{os.fspath(annotation_path)}: cannot tell the EgoSchema format from the suffix "
+        raise BadReaderOption(f"{os.fspath(annotation_path)}: cannot tell the EgoSchema format from the suffix "
                          f"{suffix!r}; expected .json (questions.json) or .csv (IG-VLM EgoSchema.csv)")
     return _read_questions_json(annotation_path, video_folder, answers_path, video_pattern, on_error)
 
@@ -52,11 +53,10 @@ def _read_questions_json(
     annotation_path: str | os.PathLike[str],
     video_folder: str | os.PathLike[str],
     answers_path: str | os.PathLike[str] | None,
-    video_pattern: str,
+    video_pattern: str | None,
     on_error: OnError,
 ) -> ReadResult:
     log = ProblemLog(on_error)
-    check_video_pattern(video_pattern)
     questions_file = existing_file(annotation_path)
     answers = None if answers_path is None else _read_answers(answers_path, log)
     questions = load_json_file(questions_file)
@@ -70,6 +70,7 @@ def _read_questions_json(
         try:
             if not isinstance(item, dict):
                 raise BadField(f"expected a JSON object, got {type(item).__name__}")
+            check_utf8(item)
             q_uid = required_id(item, "q_uid")
             asked.add(q_uid)
             if answers is not None and q_uid not in answers:
@@ -102,6 +103,7 @@ def _read_answers(answers_path: str | os.PathLike[str], log: ProblemLog) -> dict
     answers: dict[str, int] = {}
     for q_uid, value in loaded.items():
         try:
+            check_utf8(q_uid)
             answers[q_uid] = parse_index(value, "answer", NUM_OPTIONS)
         except BadField as problem:
             log.report(answers_path, f"q_uid {q_uid!r}", str(problem))

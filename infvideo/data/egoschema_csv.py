@@ -22,7 +22,7 @@ from infvideo.data.csv_rows import CsvTable
 from infvideo.data.fields import BadField, optional, required_id, required_text
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
 from infvideo.data.record import MalformedRow, QuestionRecord
-from infvideo.data.video_paths import DEFAULT_VIDEO_PATTERN, check_video_pattern, video_path
+from infvideo.data.video_paths import check_video_pattern, video_path
 
 NUM_OPTIONS = 5
 
@@ -52,7 +52,7 @@ def read_egoschema_csv(
     annotation_path: str | os.PathLike[str],
     video_folder: str | os.PathLike[str],
     *,
-    video_pattern: str = DEFAULT_VIDEO_PATTERN,
+    video_pattern: str | None = None,
     on_error: OnError = "raise",
 ) -> ReadResult:
     log = ProblemLog(on_error)
@@ -95,11 +95,7 @@ def _layout(table: CsvTable) -> _Layout:
 
 
 def _row(table: CsvTable, layout: _Layout, fields: list[str]) -> dict[str, str]:
-    if layout.by_name:
-        return table.by_column(fields)  # also checks the field count
-    if len(fields) != len(table.header):
-        raise BadField(f"{len(fields)} fields, but the header has {len(table.header)} columns")
-    return {f"column {i}": value for i, value in enumerate(fields)}
+    return table.by_column(fields) if layout.by_name else table.by_position(fields)
 
 
 def _answer_index(answer: str, options: Sequence[str]) -> int:

@@ -15,11 +15,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from infvideo.data.annotation_files import existing_folder
+from infvideo.data.annotation_files import check_utf8, existing_folder, json_error_reason, read_text
 from infvideo.data.fields import BadField, optional, parse_int, required_text
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
-from infvideo.data.record import QuestionRecord
-from infvideo.data.video_paths import DEFAULT_VIDEO_PATTERN, check_video_pattern, video_path
+from infvideo.data.record import BadReaderOption, QuestionRecord
+from infvideo.data.video_paths import check_video_pattern, video_path
 
 Mode = Literal["global", "breakpoint"]
 INFO_KEPT = ("fps", "num_frame")  # the breakpoint "time" is in frames; fps turns it into seconds
@@ -36,14 +36,13 @@ def read_moviechat(
     """``annotation_path``: the folder of per-video JSONs, or one such file.
 
     The video file is ``info.video_path`` inside ``video_folder`` (as the reference resolves it),
-    or, with ``video_pattern`` given (e.g. ``"{video}/{video}.pt"``) or no ``info.video_path`` in the
-    file, the pattern filled with the video id (``info.video_path`` without extension, else the
-    JSON file's stem).
+    or, with ``video_pattern`` given (e.g. ``"{video_id}/{video_id}.pt"``) or no ``info.video_path``
+    in the file, the pattern (default ``"{video}.mp4"``) filled with the video id
+    (``info.video_path``'s name without extension, else the JSON file's stem).
     """
     if mode not in get_args(Mode):
-        raise ValueError(f"MovieChat-1K mode must be one of {get_args(Mode)}, got {mode!r}")
-    if video_pattern is not None:
-        check_video_pattern(video_pattern)
+        raise BadReaderOption(f"MovieChat-1K mode must be one of {get_args(Mode)}, got {mode!r}")
+    check_video_pattern(video_pattern)
     log = ProblemLog(on_error)
     files = _annotation_files(annotation_path)
     records: list[QuestionRecord] = []
@@ -73,9 +72,9 @@ def _read_video_file(
 ) -> list[QuestionRecord]:
     """The file's questions of one mode; a broken file or question is reported through ``log``."""
     try:
-        movie = json.loads(file.read_text(encoding="utf-8-sig"))
+        movie = json.loads(read_text(file))
     except json.JSONDecodeError as error:
-        log.report(file, f"line {error.lineno}", f"invalid JSON ({error.msg})")
+        log.report(file, f"line {error.lineno}", json_error_reason(error))
         return []
     try:
         video_id, path, extra = _video_of(movie, file, video_folder, video_pattern)
@@ -91,6 +90,7 @@ def _read_video_file(
         try:
             if not isinstance(item, dict):
                 raise BadField(f"expected a JSON object, got {type(item).__name__}")
+            check_utf8(item)
             records.append(QuestionRecord(
                 id=f"{video_id}_{mode}_{k}",
                 dataset="moviechat",
@@ -116,6 +116,9 @@ def _video_of(
     info = movie.get("info") or {}
     if not isinstance(info, dict):
         raise BadField(f"'info' should be an object, got {type(info).__name__}")
+    # info feeds every question of the file, so a bad byte there loses the file; fields no record
+    # uses (the caption) are not checked
+    check_utf8(info)
     video_file = optional(info, "video_path")
     if video_file is not None and not isinstance(video_file, str):
         raise BadField(f"'info.video_path' should be text, got {video_file!r}")
@@ -123,7 +126,7 @@ def _video_of(
     if video_pattern is None and video_file:
         path = os.path.join(os.fspath(video_folder), video_file)
     else:
-        path = video_path(video_folder, video_pattern or DEFAULT_VIDEO_PATTERN, video_id)
+        path = video_path(video_folder, video_pattern, video_id)
     extra: dict[str, Any] = {"annotation_file": file.name}
     if video_file:
         extra["video_file"] = video_file  # the key of the reference's preds.json

@@ -13,12 +13,12 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infvideo.data.annotation_files import load_json_file
+from infvideo.data.annotation_files import check_utf8, load_json_file
 from infvideo.data.csv_rows import CsvTable
 from infvideo.data.fields import BadField, optional, parse_index, parse_int, required_id, required_text
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
-from infvideo.data.record import QuestionRecord
-from infvideo.data.video_paths import DEFAULT_VIDEO_PATTERN, check_video_pattern, video_path
+from infvideo.data.record import MalformedRow, QuestionRecord
+from infvideo.data.video_paths import check_video_pattern, video_path
 
 NUM_OPTIONS = 5
 OPTION_COLUMNS = tuple(f"a{i}" for i in range(NUM_OPTIONS))
@@ -34,7 +34,7 @@ def read_nextqa(
     annotation_path: str | os.PathLike[str],
     video_folder: str | os.PathLike[str],
     *,
-    video_pattern: str = DEFAULT_VIDEO_PATTERN,
+    video_pattern: str | None = None,
     video_map: str | os.PathLike[str] | VideoMap | None = None,
     on_error: OnError = "raise",
 ) -> ReadResult:
@@ -42,7 +42,8 @@ def read_nextqa(
 
     ``video_map``: NExT-QA's ``map_vid_vidorID.json`` (or the dict it holds), mapping a video id to
     its path below the folder without extension (``"4010069381" -> "1164/4010069381"``), for the
-    original nested layout; ``{video}`` in ``video_pattern`` then stands for the mapped path.
+    original nested layout; ``{video}`` in ``video_pattern`` then stands for the mapped path, while
+    ``{video_id}`` stays the id. ``video_pattern`` None is ``"{video}.mp4"``.
     """
 
     def multiple_choice(row: dict[str, str]) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def read_nextoe(
     annotation_path: str | os.PathLike[str],
     video_folder: str | os.PathLike[str],
     *,
-    video_pattern: str = DEFAULT_VIDEO_PATTERN,
+    video_pattern: str | None = None,
     video_map: str | os.PathLike[str] | VideoMap | None = None,
     on_error: OnError = "raise",
 ) -> ReadResult:
@@ -77,7 +78,7 @@ def _read_csv(
     required_columns: tuple[str, ...],
     answer_fields: Callable[[dict[str, str]], dict[str, Any]],
     dataset: str,
-    video_pattern: str,
+    video_pattern: str | None,
     video_map: str | os.PathLike[str] | VideoMap | None,
     on_error: OnError,
 ) -> ReadResult:
@@ -90,12 +91,12 @@ def _read_csv(
         try:
             row = table.by_column(fields)
             video = required_id(row, "video")
-            location_in_folder = video if video_locations is None else _mapped(video_locations, video)
+            location_in_folder = None if video_locations is None else _mapped(video_locations, video)
             records.append(QuestionRecord(
                 id=f"{video}_{required_id(row, 'qid')}",
                 dataset=dataset,
                 video_id=video,
-                video_path=video_path(video_folder, video_pattern, location_in_folder),
+                video_path=video_path(video_folder, video_pattern, video, location_in_folder),
                 question=required_text(row, "question"),
                 question_type=optional(row, "type"),
                 extra=_extra(row),
@@ -121,7 +122,11 @@ def _load_video_map(video_map: str | os.PathLike[str] | VideoMap | None) -> Vide
         return video_map
     loaded = load_json_file(video_map, "NExT-QA video map")
     if not isinstance(loaded, dict):
-        raise ValueError(f"{video_map}: expected a JSON object mapping video ids to paths")
+        raise MalformedRow(f"{video_map}: expected a JSON object mapping video ids to paths")
+    try:
+        check_utf8(loaded)  # the whole map at once: it is one lookup table, not rows to skip
+    except BadField as problem:
+        raise MalformedRow(f"{video_map}: {problem}") from None
     return {str(key): str(value) for key, value in loaded.items()}
 
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from infvideo.data.record import MalformedRow, QuestionRecord
+from infvideo.data.record import BadReaderOption, MalformedRow, QuestionRecord
 from infvideo.data.unique_ids import check_unique_ids
 
 OnError = Literal["raise", "skip"]
@@ -48,7 +48,8 @@ class ProblemLog:
 
     def __init__(self, on_error: OnError) -> None:
         if on_error not in get_args(OnError):
-            raise ValueError(f"on_error must be one of {get_args(OnError)}, got {on_error!r}")
+            raise BadReaderOption(f"on_error must be one of {', '.join(map(repr, get_args(OnError)))}, "
+                                  f"got {on_error!r}")
         self.on_error = on_error
         self.problems: list[RowProblem] = []
 

@@ -35,3 +35,8 @@ class QuestionRecord:
 
 class MalformedRow(UserError, ValueError):
     """An annotation row that cannot be read; the message names the file and the row."""
+
+
+class BadReaderOption(UserError, ValueError):
+    """A reader option with a value it cannot take (``on_error``, ``video_pattern``, ``file_format``,
+    ...); the message names the allowed values. Raised before any row is read."""

@@ -1,5 +1,7 @@
-"""Video-MME: the Hugging Face parquet file, JSONL with the same rows (what the Video-LLaMA reference
-reads), or VideoChat2's JSON grouped by video (``video_mme_grouped``, flattened into such rows).
+"""Video-MME: the Hugging Face parquet file; the same rows as JSON Lines (what the Video-LLaMA
+reference reads, and what ``datasets``' ``to_json`` writes) or as one JSON list (pandas'
+``to_json(orient="records")``); or VideoChat2's JSON grouped by video (``video_mme_grouped``,
+flattened into such rows).
 
 A row: ``video_id`` ("001"), ``duration`` (short | medium | long), ``domain``, ``sub_category``,
 ``url``, ``videoID`` (the YouTube id, also the video's file name), ``question_id`` ("001-1"),
@@ -7,6 +9,9 @@ A row: ``video_id`` ("001"), ``duration`` (short | medium | long), ``domain``, `
 Records keep the options as given (``options.option_texts`` strips the "A. "), ``answer`` is the
 letter's index, ``question_type`` the task type, and ``extra`` carries ``duration``, ``domain``,
 ``sub_category``, ``url`` and Video-MME's own ``video_id`` as ``video_number``.
+
+A ``.json`` file is one of three layouts, told apart by content: a list of rows (objects with a
+``question_id``), a list of videos (objects with a ``questions`` list), or JSON Lines of rows.
 """
 
 from __future__ import annotations
@@ -14,23 +19,34 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from infvideo.data.annotation_files import existing_file
+from infvideo.data.annotation_files import (
+    check_utf8,
+    existing_file,
+    json_error_reason,
+    open_text,
+    parse_json,
+    read_text,
+)
 from infvideo.data.fields import LETTERS, BadField, optional, parse_letter, required, required_id, required_text
 from infvideo.data.options import option_letter
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
-from infvideo.data.record import MalformedRow, QuestionRecord
-from infvideo.data.video_mme_grouped import grouped_rows
-from infvideo.data.video_paths import DEFAULT_VIDEO_PATTERN, check_video_pattern, video_path
+from infvideo.data.record import BadReaderOption, MalformedRow, QuestionRecord
+from infvideo.data.video_mme_grouped import flatten_videos, grouped_rows, is_video
+from infvideo.data.video_paths import check_video_pattern, video_path
 
 NUM_OPTIONS = 4
-FileFormat = Literal["parquet", "jsonl", "grouped_json"]
-_FORMAT_BY_SUFFIX: dict[str, FileFormat] = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "grouped_json"}
+# the metrics report accuracy per duration; any other value would form a group of its own or none
+DURATIONS = ("short", "medium", "long")
+FileFormat = Literal["parquet", "jsonl", "grouped_json", "json_records"]
+_FORMAT_BY_SUFFIX: dict[str, FileFormat | None] = {".parquet": "parquet", ".jsonl": "jsonl",
+                                                   ".json": None}  # None: by content
 # Video-MME field -> extra key; its "video_id" is renamed because QuestionRecord.video_id is the
 # videoID (the file), and two different "video_id"s side by side would invite mix-ups.
 EXTRA_FIELDS = {"duration": "duration", "domain": "domain", "sub_category": "sub_category",
                 "url": "url", "video_id": "video_number"}
+Rows = Iterable[tuple[str, Any]]  # (location in the file, row dict or the BadField it is)
 
 
 def read_video_mme(
@@ -38,19 +54,22 @@ def read_video_mme(
     video_folder: str | os.PathLike[str],
     *,
     file_format: FileFormat | None = None,
-    video_pattern: str = DEFAULT_VIDEO_PATTERN,
+    video_pattern: str | None = None,
     on_error: OnError = "raise",
 ) -> ReadResult:
-    """``file_format`` defaults to the file's suffix (.parquet, .jsonl, or .json for the grouped
-    JSON). Ids are ``question_id``; the video is ``video_pattern`` filled with ``videoID``."""
+    """``file_format`` defaults to the file's suffix (.parquet, .jsonl; .json by its content).
+    Ids are ``question_id``; the video is ``video_pattern`` (default ``"{video}.mp4"``) filled
+    with ``videoID``."""
     log = ProblemLog(on_error)
     check_video_pattern(video_pattern)
+    if file_format is not None and file_format not in get_args(FileFormat):
+        raise BadReaderOption(f"file_format must be one of {', '.join(map(repr, get_args(FileFormat)))}, "
+                              f"got {file_format!r}")
     file = existing_file(annotation_path)
-    rows = _ROW_READERS[_format_of(file, file_format)](file)
     records: list[QuestionRecord] = []
-    for location, row in rows:
+    for location, row in _rows(file, file_format):
         try:
-            if isinstance(row, BadField):  # a JSONL line that did not parse, a grouped video without a usable url
+            if isinstance(row, BadField):  # a line that did not parse, a grouped video without a usable url, ...
                 raise row
             records.append(_record(row, video_folder, video_pattern))
         except BadField as problem:
@@ -58,9 +77,11 @@ def read_video_mme(
     return ReadResult.checked(records, log.problems, str(file))
 
 
-def _record(row: Any, video_folder: str | os.PathLike[str], video_pattern: str) -> QuestionRecord:
+def _record(row: Any, video_folder: str | os.PathLike[str], video_pattern: str | None) -> QuestionRecord:
     if not isinstance(row, dict):
         raise BadField(f"expected a JSON object, got {type(row).__name__}")
+    check_utf8(row)
+    _check_duration(row)
     video = required_id(row, "videoID")
     return QuestionRecord(
         id=required_id(row, "question_id"),
@@ -73,6 +94,12 @@ def _record(row: Any, video_folder: str | os.PathLike[str], video_pattern: str) 
         question_type=optional(row, "task_type"),
         extra={name: row[field] for field, name in EXTRA_FIELDS.items() if optional(row, field) is not None},
     )
+
+
+def _check_duration(row: dict[str, Any]) -> None:
+    duration = required(row, "duration")
+    if duration not in DURATIONS:
+        raise BadField(f"duration {duration!r} should be one of {', '.join(map(repr, DURATIONS))}")
 
 
 def _options(row: dict[str, Any]) -> tuple[str, ...]:
@@ -88,19 +115,20 @@ def _options(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(options)
 
 
-def _format_of(file: os.PathLike[str], file_format: FileFormat | None) -> FileFormat:
-    if file_format is not None:
-        if file_format not in _ROW_READERS:
-            raise ValueError(f"file_format must be one of {', '.join(map(repr, _ROW_READERS))}, got {file_format!r}")
-        return file_format
-    suffix = os.path.splitext(os.fspath(file))[1].lower()
-    if suffix not in _FORMAT_BY_SUFFIX:
-        raise ValueError(f"{os.fspath(file)}: cannot tell the format from the suffix {suffix!r}; "
-                         f"pass file_format as one of {', '.join(map(repr, _ROW_READERS))}")
-    return _FORMAT_BY_SUFFIX[suffix]
+def _rows(file: os.PathLike[str], file_format: FileFormat | None) -> Rows:
+    if file_format is None:
+        suffix = os.path.splitext(os.fspath(file))[1].lower()
+        if suffix not in _FORMAT_BY_SUFFIX:
+            # The suffix is the user's only handle (the run config has no format field): name the ones read.
+            raise BadReaderOption(f"{os.fspath(file)}: cannot tell the Video-MME layout from the suffix {suffix!r}; "
+                                  "give the annotations as .parquet, .jsonl or .json (flat rows or VideoChat2's grouped JSON)")
+        file_format = _FORMAT_BY_SUFFIX[suffix]
+        if file_format is None:
+            return _json_rows_by_content(file)
+    return _ROW_READERS[file_format](file)
 
 
-def _parquet_rows(file: os.PathLike[str]) -> list[tuple[str, Any]]:
+def _parquet_rows(file: os.PathLike[str]) -> Rows:
     try:
         import pyarrow.parquet as parquet  # only this format needs pyarrow
     except ImportError as error:
@@ -110,23 +138,84 @@ def _parquet_rows(file: os.PathLike[str]) -> list[tuple[str, Any]]:
         table = parquet.read_table(file)
     except Exception as error:  # pyarrow has no common base for "not a parquet file"
         raise MalformedRow(f"{os.fspath(file)}: not a readable parquet file ({error})") from error
-    return [(f"row index {i}", row) for i, row in enumerate(table.to_pylist())]
+    try:
+        rows = table.to_pylist()
+    except UnicodeDecodeError:
+        # a text column holds bytes that are not UTF-8 (pyarrow does not check when reading);
+        # row by row, so that only the rows holding them are lost
+        return [(f"row index {i}", _parquet_row(table, i)) for i in range(table.num_rows)]
+    return [(f"row index {i}", row) for i, row in enumerate(rows)]
+
+
+def _parquet_row(table: Any, i: int) -> Any:
+    try:
+        return table.slice(i, 1).to_pylist()[0]
+    except UnicodeDecodeError:
+        pass
+    for name in table.column_names:
+        try:
+            table.column(name)[i].as_py()
+        except UnicodeDecodeError as error:
+            try:  # the same reason as a bad byte in a text file gets
+                check_utf8({name: error.object.decode("utf-8", errors="surrogateescape")})
+            except BadField as problem:
+                return problem
+    # pyarrow failed on the row but on none of its values alone; the row is still the one to leave out
+    return BadField("a text value is not valid UTF-8")
 
 
 def _jsonl_rows(file: os.PathLike[str]) -> Iterator[tuple[str, Any]]:
     """(location, row) per non-blank line; the row is a ``BadField`` when the line is not JSON, so
     that one broken line is one row problem rather than the end of the file."""
-    with open(file, encoding="utf-8-sig") as handle:
+    with open_text(file) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 row: Any = json.loads(line)
             except json.JSONDecodeError as error:
-                row = BadField(f"invalid JSON ({error.msg}, column {error.colno})")
+                row = BadField(json_error_reason(error))
             yield f"line {number}", row
 
 
-_ROW_READERS: dict[FileFormat, Callable[[os.PathLike[str]], Iterable[tuple[str, Any]]]] = {
-    "parquet": _parquet_rows, "jsonl": _jsonl_rows, "grouped_json": grouped_rows,
+def _json_records_rows(file: os.PathLike[str]) -> Rows:
+    return _listed_rows(parse_json(read_text(file), file), file)
+
+
+def _listed_rows(rows: Any, file: os.PathLike[str]) -> Rows:
+    if not isinstance(rows, list):
+        raise MalformedRow(f"{os.fspath(file)}: expected a JSON list of rows, got {type(rows).__name__}")
+    return [(f"[{i}]", row) for i, row in enumerate(rows)]
+
+
+def _json_rows_by_content(file: os.PathLike[str]) -> Rows:
+    """A ``.json`` file in whichever of the three layouts it holds. Each layout is recognised by
+    rows that have its shape anywhere in the file, so that a broken first row is still one row
+    problem; a file with neither shape (or both) is refused as a whole."""
+    text = read_text(file)
+    if text.lstrip().startswith("["):
+        document = parse_json(text, file)
+        flat = any(_is_flat_row(item) for item in document)
+        grouped = any(is_video(item) for item in document)
+        if flat != grouped:
+            return _listed_rows(document, file) if flat else flatten_videos(document, file)
+        if not document:
+            return []
+    elif text.lstrip().startswith("{"):
+        lines = list(_jsonl_rows(file))
+        if any(_is_flat_row(row) for _, row in lines):
+            return lines
+    raise MalformedRow(
+        f"{os.fspath(file)}: not a Video-MME layout: expected a JSON list of rows with 'question_id' "
+        f"(pandas' to_json(orient='records')), VideoChat2's JSON list of videos with 'questions', or "
+        f"JSON Lines of rows (datasets' to_json); pass file_format to choose one")
+
+
+def _is_flat_row(item: Any) -> bool:
+    # a single value: pandas' orient="columns" also has a "question_id" key, holding every row's id
+    return isinstance(item, dict) and "question_id" in item and not isinstance(item["question_id"], (dict, list))
+
+
+_ROW_READERS: dict[FileFormat, Callable[[os.PathLike[str]], Rows]] = {
+    "parquet": _parquet_rows, "jsonl": _jsonl_rows, "grouped_json": grouped_rows, "json_records": _json_records_rows,
 }

@@ -13,7 +13,8 @@ so ``video_mme`` turns all three formats into records by one rule.
   position among that video's questions, after Video-MME's own ``"001-1"`` numbering. Those ids
   are stable as long as the file is; a video listed twice gives repeated ids, which the reader
   refuses (``DuplicateIdError``) rather than silently merging two questions' predictions.
-* ``duration_category`` becomes ``duration``, the name the flat rows (and the metrics) use.
+* ``duration_category`` becomes ``duration``, the name the flat rows (and the metrics) use; a video
+  without one is a problem at the video's place in the file.
 """
 
 from __future__ import annotations
@@ -35,10 +36,18 @@ _END_OF_ID = re.compile(r"[&#]")
 
 
 def grouped_rows(file: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
+    return flatten_videos(load_json_file(file), file)
+
+
+def is_video(item: Any) -> bool:
+    """Whether ``item`` has this layout's shape (a video with its list of questions)."""
+    return isinstance(item, dict) and isinstance(item.get("questions"), list)
+
+
+def flatten_videos(videos: Any, file: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
     """(location, flat row) per question, locations as ``"[i]"`` (video) and ``"[i].questions[k]"``;
     the row is a ``BadField`` where a video or a question cannot be read, so that it is one problem
     and the rest of the file is still read."""
-    videos = load_json_file(file)
     if not isinstance(videos, list):
         raise MalformedRow(f"{os.fspath(file)}: expected a JSON list of videos, got {type(videos).__name__}")
     for i, video in enumerate(videos):
@@ -63,6 +72,8 @@ def _video_fields(video: Any) -> tuple[dict[str, Any], list[Any]]:
     if not isinstance(video, dict):
         raise BadField(f"expected a JSON object (one video), got {type(video).__name__}")
     url = required_text(video, "url")
+    # every question of the video needs it (the metrics group by it); the row check names the value
+    required(video, "duration_category")
     questions = required(video, "questions")
     if not isinstance(questions, list):
         raise BadField(f"'questions' should be a list, got {type(questions).__name__}")

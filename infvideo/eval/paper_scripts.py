@@ -34,7 +34,7 @@ def inference_parser(model: str, benchmark: str) -> argparse.ArgumentParser:
     parser.add_argument("--options", nargs="*", default=[], help="dotlist overrides, e.g. model.preset=tiny")
     parser.add_argument("--task", help="inf_video_llama (default) | video_llama (No LTM)")
     parser.add_argument("--baseline", action="store_true", help="VideoChat2 without memory: one chunk of max_int frames")
-    parser.add_argument("--event", help="accepted for compatibility; unused, as in the reference")
+    parser.add_argument("--event", action="store_true", help="accepted for compatibility; unused, as in the reference")
     parser.add_argument("--shard", help="i/n: answer only this shard")
     return parser
 

@@ -50,7 +50,8 @@ def read_records(config: PredictConfig) -> list[QuestionRecord]:
         options["mode"] = config.data.mode
     if config.data.benchmark == "egoschema" and config.data.answers:
         options["answers_path"] = config.data.answers
-    return list(read_benchmark(config.data.benchmark, config.data.annotations, config.data.video_folder, **options))
+    return list(read_benchmark(config.data.benchmark, config.data.annotations, config.data.video_folder,
+                               on_error=config.data.on_error, video_pattern=config.data.video_pattern, **options))
 
 
 def sample_chunks(config: PredictConfig, num_frames: int) -> list[list[int]]:

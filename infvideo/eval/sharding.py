@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from infvideo.errors import UserError
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -15,10 +17,11 @@ class Shard:
 
     def __post_init__(self) -> None:
         if self.count < 1 or not 0 <= self.index < self.count:
-            raise ValueError(f"invalid shard {self.index}/{self.count}")
+            raise UserError(f"invalid shard {self.index}/{self.count}: the index runs from 0 to count-1 (e.g. 0/4 .. 3/4)")
 
     def owns(self, key: str) -> bool:
-        """Stable assignment by the key's hash, so adding questions never moves the others."""
+        """Stable assignment by the key's hash (the runner passes a video id, so a video is encoded by
+        one shard only); adding keys never moves the others."""
         digest = hashlib.sha1(key.encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "big") % self.count == self.index
 
@@ -31,7 +34,7 @@ def parse_shard(text: str) -> Shard:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError as error:
-        raise ValueError(f"--shard takes i/n (e.g. 0/4), got {text!r}") from error
+        raise UserError(f"--shard takes i/n (e.g. 0/4), got {text!r}") from error
     return Shard(index, count)
 
 
