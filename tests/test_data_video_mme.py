@@ -122,7 +122,7 @@ def test_unreadable_parquet_and_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(MalformedRow, match="not a readable parquet file"):
         read_video_mme(fake, tmp_path)
     other = write_jsonl(tmp_path / "videomme.txt", ROWS)
-    with pytest.raises(ValueError, match="file_format"):
+    with pytest.raises(ValueError, match=r"suffix .\.txt.; give the annotations as \.parquet, \.jsonl or \.json"):
         read_video_mme(other, tmp_path)
     assert len(read_video_mme(other, tmp_path, file_format="jsonl").records) == 3
 
