@@ -36,7 +36,7 @@ def nextqa_case():
 
 
 def cell(correct, total, invalid):
-    return {"accuracy": correct / total, "correct": correct, "total": total, "invalid": invalid}
+    return {"accuracy": 100 * correct / total, "correct": correct, "total": total, "invalid": invalid}
 
 
 def test_nextqa_overall_types_and_groups():
@@ -124,4 +124,5 @@ def test_markdown_rows_and_percentages():
     assert "| type: TN | 66.7 | 2 | 0 | 3 |" in lines
     assert "| type: TC | 0.0 | 0 | 1 | 1 |" in lines
     assert "| group: D | 50.0 | 1 | 1 | 2 |" in lines
-    assert len(lines) == 2 + 1 + 6 + 3  # header, rule, overall, six types, three groups
+    assert len([line for line in lines if line.startswith("|")]) == 2 + 1 + 6 + 3  # header, rule, overall, six types, three groups
+    assert "Accuracy in percent (0–100)." in lines  # the unit metrics.json also states

@@ -36,7 +36,7 @@ JUDGMENTS = [
 def test_overall_counts_usable_judgments_and_an_unanswered_question_as_wrong():
     metrics = judged_metrics(RECORDS, JUDGMENTS)
     assert metrics["overall"] == {
-        "accuracy": 2 / 5, "yes": 2, "no": 3,      # g3 had no prediction: a "no" with score 0
+        "accuracy": 100 * 2 / 5, "yes": 2, "no": 3,      # g3 had no prediction: a "no" with score 0
         "score": (4.5 + 1 + 5 + 2.5 + 0) / 5,      # 2.6
         "CI": (4 + 2 + 3 + 0) / 4,                 # g2 judge error, b1 malformed: left out
         "DO": (3 + 2 + 4 + 3 + 1 + 0) / 6,
@@ -49,7 +49,7 @@ def test_mode_breakdown_global_and_breakpoint():
     modes = judged_metrics(RECORDS, JUDGMENTS)["breakdowns"]
     assert list(modes) == ["mode"]
     assert modes["mode"]["global"] == {
-        "accuracy": 2 / 4, "yes": 2, "no": 2, "score": (4.5 + 1 + 5 + 0) / 4, "CI": 2.0, "DO": 9 / 4, "CU": 10 / 4,
+        "accuracy": 100 * 2 / 4, "yes": 2, "no": 2, "score": (4.5 + 1 + 5 + 0) / 4, "CI": 2.0, "DO": 9 / 4, "CU": 10 / 4,
         "judged": 3, "unjudged": 1, "total": 4,
     }
     assert modes["mode"]["breakpoint"] == {
@@ -61,10 +61,10 @@ def test_protocol_says_why_each_judgment_was_left_out():
     protocol = judged_metrics(RECORDS, JUDGMENTS)["protocol"]
     assert protocol["metrics"] == ["GEN", "CI", "DO", "CU"]
     assert protocol["per_metric"] == {
-        "GEN": {"judged": 4, "errors": 0, "no_prediction": 1, "malformed": 0, "missing": 1},
-        "CI": {"judged": 3, "errors": 1, "no_prediction": 1, "malformed": 1, "missing": 0},
-        "DO": {"judged": 5, "errors": 0, "no_prediction": 1, "malformed": 0, "missing": 0},
-        "CU": {"judged": 5, "errors": 0, "no_prediction": 1, "malformed": 0, "missing": 0},
+        "GEN": {"judged": 4, "errors": 0, "no_prediction": 1, "not_predicted": 0, "malformed": 0, "missing": 1},
+        "CI": {"judged": 3, "errors": 1, "no_prediction": 1, "not_predicted": 0, "malformed": 1, "missing": 0},
+        "DO": {"judged": 5, "errors": 0, "no_prediction": 1, "not_predicted": 0, "malformed": 0, "missing": 0},
+        "CU": {"judged": 5, "errors": 0, "no_prediction": 1, "not_predicted": 0, "malformed": 0, "missing": 0},
     }
     assert protocol["judgments_without_question"] == 1 and protocol["questions"] == 6
 
@@ -72,7 +72,7 @@ def test_protocol_says_why_each_judgment_was_left_out():
 def test_a_gen_only_run_is_not_unjudged_on_the_other_metrics():
     records = [movie("g0", "global"), movie("g1", "global")]
     metrics = judged_metrics(records, [line("g0", "GEN", 3, "yes"), line("g1", "GEN", 0, "no")])
-    assert metrics["overall"] == {"accuracy": 0.5, "yes": 1, "no": 1, "score": 1.5, "CI": None, "DO": None, "CU": None,
+    assert metrics["overall"] == {"accuracy": 50.0, "yes": 1, "no": 1, "score": 1.5, "CI": None, "DO": None, "CU": None,
                                   "judged": 2, "unjudged": 0, "total": 2}
     assert metrics["protocol"]["metrics"] == ["GEN"]
 
@@ -90,8 +90,8 @@ def test_nextoe_type_breakdown():
     records = [nextoe("a", "CW"), nextoe("b", "CW"), nextoe("c", "TN")]
     metrics = judged_metrics(records, [line("a", "GEN", 4, "yes"), line("b", "GEN", 1, "no"), line("c", "GEN", 5, "yes")])
     assert list(metrics["breakdowns"]) == ["type"]
-    assert metrics["breakdowns"]["type"]["CW"]["accuracy"] == 0.5 and metrics["breakdowns"]["type"]["CW"]["score"] == 2.5
-    assert metrics["breakdowns"]["type"]["TN"]["accuracy"] == 1.0
+    assert metrics["breakdowns"]["type"]["CW"]["accuracy"] == 50.0 and metrics["breakdowns"]["type"]["CW"]["score"] == 2.5
+    assert metrics["breakdowns"]["type"]["TN"]["accuracy"] == 100.0
 
 
 def test_repeated_or_unknown_judgments_are_errors():
@@ -113,3 +113,12 @@ def test_markdown_rows_with_percent_and_two_decimal_scores():
     assert "| overall | 40.0 | 2.60 | 2.25 | 2.17 | 2.50 | 2 | 3 | 4 | 2 | 6 |" in lines
     assert f"| mode: global | 50.0 | {10.5 / 4:.2f} | 2.00 | 2.25 | 2.50 | 2 | 2 | 3 | 1 | 4 |" in lines
     assert "| mode: breakpoint | 0.0 | 2.50 | 3.00 | 2.00 | 2.50 | 0 | 1 | 1 | 1 | 2 |" in lines
+
+
+def test_a_question_never_predicted_is_wrong_in_every_metric_even_without_judgment_lines():
+    records = [movie("g0", "global"), movie("g1", "global")]
+    metrics = judged_metrics(records, [*scored("g0", 4, "yes", 3, 3, 3)], not_predicted={"g1"})
+    # g1: "no" with score 0 in every metric, so each mean is over both questions
+    assert metrics["overall"] == {"accuracy": 50.0, "yes": 1, "no": 1, "score": 2.0, "CI": 1.5, "DO": 1.5, "CU": 1.5,
+                                  "judged": 2, "unjudged": 0, "total": 2}
+    assert metrics["protocol"]["per_metric"]["GEN"]["not_predicted"] == 1 and metrics["protocol"]["per_metric"]["GEN"]["missing"] == 0

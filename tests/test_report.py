@@ -3,33 +3,44 @@ import json
 
 import pytest
 
+from infvideo.cli import main
+from infvideo.errors import UserError
 from infvideo.eval.config import load_config, to_yaml
-from infvideo.eval.plots import plot_accuracy_against
-from infvideo.eval.report import comparison_table, load_results, variant_label, write_runs_csv
+from infvideo.eval.plots import accuracy_figure, plot_accuracy_against
+from infvideo.eval.report import comparison_table, load_finished, load_results, variant_label, write_runs_csv
 
 
-def fake_run(root, name, overrides, accuracy, score=None, benchmark="nextqa"):
+def fake_run(root, name, overrides, accuracy, score=None, benchmark="nextqa", predicted=10, questions=10, limit=None):
+    """A scored run directory as ``infvideo score`` leaves it (accuracy in percent)."""
     directory = root / name
     directory.mkdir(parents=True)
     config = load_config(overrides=[f"data.benchmark={benchmark}", *overrides])
     (directory / "config.yaml").write_text(to_yaml(config))
-    overall = {"accuracy": accuracy, "correct": 0, "total": 10, "invalid": 0}
+    overall = {"accuracy": accuracy, "correct": 0, "total": questions, "invalid": 0}
     if score is not None:
         overall["score"] = score
-    (directory / "metrics.json").write_text(json.dumps({"benchmark": benchmark, "overall": overall, "breakdowns": {}}))
+    protocol = {"questions": questions, "questions_in_annotations": questions if limit is None else 100, "predicted": predicted,
+                "not_predicted": questions - predicted, "partial": predicted < questions, "limit": limit, "limited": limit is not None}
+    metrics = {"benchmark": benchmark, "units": {"accuracy": "percent", "score": "judge score 0-5"}, "protocol": protocol,
+               "overall": overall, "breakdowns": {}}
+    (directory / "metrics.json").write_text(json.dumps(metrics))
     return directory
 
 
 @pytest.fixture
 def runs(tmp_path):
     return [
-        fake_run(tmp_path, "no_ltm", ["model.alpha=1.0"], 0.376),
-        fake_run(tmp_path, "uniform_05", ["model.alpha=0.9", "memory.sticky=false", "memory.tau=0.5"], 0.39),
-        fake_run(tmp_path, "uniform_075", ["model.alpha=0.9", "memory.sticky=false", "memory.tau=0.75"], 0.40),
-        fake_run(tmp_path, "sticky_05", ["model.alpha=0.9", "memory.sticky=true", "memory.tau=0.5"], 0.405),
-        fake_run(tmp_path, "sticky_075", ["model.alpha=0.9", "memory.sticky=true", "memory.tau=0.75"], 0.411),
-        fake_run(tmp_path, "moviechat", ["model.alpha=0.9", "memory.kind=moviechat"], 0.722, 3.88, benchmark="moviechat"),
+        fake_run(tmp_path, "no_ltm", ["model.alpha=1.0"], 37.6),
+        fake_run(tmp_path, "uniform_05", ["model.alpha=0.9", "memory.sticky=false", "memory.tau=0.5"], 39.0),
+        fake_run(tmp_path, "uniform_075", ["model.alpha=0.9", "memory.sticky=false", "memory.tau=0.75"], 40.0),
+        fake_run(tmp_path, "sticky_05", ["model.alpha=0.9", "memory.sticky=true", "memory.tau=0.5"], 40.5),
+        fake_run(tmp_path, "sticky_075", ["model.alpha=0.9", "memory.sticky=true", "memory.tau=0.75"], 41.1),
+        fake_run(tmp_path, "moviechat", ["model.alpha=0.9", "memory.kind=moviechat"], 72.2, 3.88, benchmark="moviechat"),
     ]
+
+
+def rows_of(table):
+    return [line for line in table.splitlines()[2:] if line.startswith("|")]
 
 
 def test_variant_names_follow_the_paper():
@@ -45,21 +56,53 @@ def test_variant_names_follow_the_paper():
 def test_table_has_one_row_per_variant_and_setting_and_one_column_per_benchmark(runs):
     table = comparison_table(load_results(runs))
     lines = table.splitlines()
-    assert lines[0] == "| model | memory | settings | NExT-QA | MovieChat-1K |"
-    rows = [line for line in lines[2:] if line.startswith("|")]
+    assert lines[0] == "| model | memory | settings | NExT-QA | NExT-QA questions | MovieChat-1K | MovieChat-1K questions |"
+    rows = rows_of(table)
     assert len(rows) == 6
-    assert rows[0].startswith("| ∞-Video-LLaMA | No LTM | 8×16f | 37.6 |")  # No LTM first, as in the paper
-    assert "| MovieChat | α=0.9 8×16f |  | 72.2 / 3.88 |" in table  # judged: accuracy / score
-    assert "| Sticky | N=256 τ=0.75 α=0.9 8×16f | 41.1 |  |" in table
+    assert rows[0].startswith("| ∞-Video-LLaMA | No LTM | 8×16f | 37.6 | 10/10 |")  # No LTM first, as in the paper
+    assert "| MovieChat | α=0.9 8×16f |  |  | 72.2 / 3.88 | 10/10 |" in table  # judged: accuracy / score
+    assert "| Sticky | N=256 τ=0.75 α=0.9 8×16f | 41.1 | 10/10 |  |  |" in table
     assert rows.index(next(r for r in rows if "| Uniform |" in r)) < rows.index(next(r for r in rows if "| Sticky |" in r))
+    assert "Accuracy in percent" in table
 
 
-def test_runs_csv_is_tidy(runs, tmp_path):
-    path = write_runs_csv(load_results(runs), tmp_path / "runs.csv")
-    table = list(csv.DictReader(path.open()))
-    assert len(table) == 6
-    assert {row["memory.tau"] for row in table if row["variant"] == "Sticky"} == {"0.5", "0.75"}
-    assert [row["accuracy"] for row in table][:2] == ["0.376", "0.39"]
+def test_seeds_of_one_setting_aggregate_to_mean_and_std(tmp_path):
+    runs = [fake_run(tmp_path, f"seed_{seed}", [f"run.seed={seed}", f"run.name=seed_{seed}"], accuracy)
+            for seed, accuracy in ((42, 100.0), (43, 0.0), (44, 0.0))]
+    table = comparison_table(load_results(runs))
+    # mean 100/3 = 33.3; sample std sqrt(((200/3)² + 2·(100/3)²) / 2) = 57.7
+    assert len(rows_of(table)) == 1
+    assert "| 33.3 ± 57.7 (n=3) | 10/10 |" in rows_of(table)[0]
+
+
+def test_runs_differing_in_a_setting_outside_the_usual_label_get_their_own_labelled_rows(tmp_path):
+    runs = [fake_run(tmp_path, "plain", ["model.reference_compat=false"], 40.0),
+            fake_run(tmp_path, "compat", ["model.reference_compat=true"], 38.0),
+            fake_run(tmp_path, "beams", ["model.reference_compat=true", "generation.num_beams=5"], 30.0),
+            fake_run(tmp_path, "frames", ["model.reference_compat=true", "sampling.rule=uniform"], 20.0)]
+    rows = rows_of(comparison_table(load_results(runs)))
+    assert len(rows) == 4
+    labels = [row.split(" | ")[2] for row in rows]
+    assert len(set(labels)) == 4
+    assert any("model.reference_compat=False" in label for label in labels)
+    assert any("generation.num_beams=5" in label for label in labels) and any("sampling.rule=uniform" in label for label in labels)
+
+
+def test_partial_and_limited_runs_are_marked(tmp_path):
+    runs = [fake_run(tmp_path, "partial", ["model.alpha=1.0"], 20.0, predicted=14, questions=30),
+            fake_run(tmp_path, "smoke", ["model.alpha=0.5"], 50.0, predicted=20, questions=20, limit=20)]
+    table = comparison_table(load_results(runs))
+    assert "| 20.0* | 14/30 |" in table and "| 50.0* | 20/20 |" in table
+    assert "partial: 14/30 questions predicted" in table and "limited: data.limit=20 (20 of 100 annotated questions)" in table
+
+
+def test_runs_csv_keeps_one_line_per_run_with_seed_and_settings(tmp_path):
+    runs = [fake_run(tmp_path, f"seed_{seed}", [f"run.seed={seed}", f"run.name=seed_{seed}", "memory.sticky=true"], accuracy)
+            for seed, accuracy in ((42, 40.0), (43, 41.0))]
+    table = list(csv.DictReader(write_runs_csv(load_results(runs), tmp_path / "runs.csv").open()))
+    assert [row["run.seed"] for row in table] == ["42", "43"]
+    assert [row["accuracy (%)"] for row in table] == ["40.0", "41.0"]
+    assert table[0]["memory.sticky"] == "True" and table[0]["generation.num_beams"] == "1" and table[0]["questions"] == "10"
 
 
 def test_accuracy_against_tau_draws_a_line_per_sampler_and_skips_unswept_settings(runs, tmp_path):
@@ -70,8 +113,51 @@ def test_accuracy_against_tau_draws_a_line_per_sampler_and_skips_unswept_setting
     assert not (tmp_path / "n.png").exists()
 
 
-def test_a_run_without_metrics_is_a_clear_error(tmp_path):
+def test_plots_have_one_axis_per_benchmark_in_percent_and_label_no_ltm(tmp_path):
+    runs = [fake_run(tmp_path, f"{benchmark}_{alpha}", [f"model.alpha={alpha}"], accuracy, benchmark=benchmark)
+            for benchmark in ("nextqa", "egoschema") for alpha, accuracy in ((0.5, 40.0), (0.9, 45.0), (1.0, 38.0))]
+    figure = accuracy_figure(load_results(runs), "alpha")
+    assert len(figure.axes) == 2
+    assert sorted(ax.get_title() for ax in figure.axes) == ["EgoSchema", "NExT-QA"]
+    for ax in figure.axes:
+        assert ax.get_ylim() == (0.0, 100.0) and "%" in ax.get_ylabel()
+        assert "No LTM" in [text.get_text() for text in ax.texts]
+
+
+def test_a_run_without_metrics_names_score(tmp_path):
     directory = tmp_path / "unscored"
     directory.mkdir()
-    with pytest.raises(FileNotFoundError, match="infvideo score"):
+    (directory / "config.yaml").write_text(to_yaml(load_config()))
+    with pytest.raises(UserError, match=f"no metrics.json; run `infvideo score {directory}`"):
         load_results([directory])
+
+
+def test_a_missing_directory_is_not_told_to_run_score(tmp_path):
+    with pytest.raises(UserError, match="does not exist") as error:
+        load_results([tmp_path / "typo"])
+    assert "infvideo score" not in str(error.value)
+
+
+def test_metrics_from_an_older_score_are_refused(tmp_path):
+    directory = fake_run(tmp_path, "old", [], 0.4)
+    metrics = json.loads((directory / "metrics.json").read_text())
+    del metrics["units"]
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(UserError, match=f"infvideo score {directory}"):
+        load_results([directory])
+
+
+def test_report_over_a_glob_skips_and_lists_what_is_not_a_scored_run(tmp_path, capsys):
+    scored = fake_run(tmp_path / "runs", "scored", [], 40.0)
+    unscored = tmp_path / "runs" / "unscored"
+    unscored.mkdir()
+    (unscored / "config.yaml").write_text(to_yaml(load_config()))
+    stray = tmp_path / "runs" / "notes.txt"
+    stray.write_text("x")
+    results, skipped = load_finished([scored, unscored, stray])
+    assert [r.directory for r in results] == [scored] and [path for path, _ in skipped] == [unscored, stray]
+    assert main(["report", str(scored), str(unscored), str(stray), "--output-dir", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped {unscored}: " in err and f"skipped {stray}: " in err
+    assert main(["report", str(unscored), str(stray), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "infvideo: error: nothing to report" in capsys.readouterr().err

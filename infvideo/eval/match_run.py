@@ -3,10 +3,15 @@
 A letter the backbone already gave (VideoChat2's "Best option:(X)", parsed at prediction time) is
 kept; free text (Video-LLaMA) goes to the nearest option by embeddings. An error line or an empty
 answer gets no letter and stays in the accuracy denominator later.
+
+Each line records ``prediction_sha256``, the hash of the text it was matched from, so that
+``infvideo score`` can refuse a matches.jsonl made before the predictions changed (a resumed or
+retried run) instead of scoring new answers with old letters.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +23,24 @@ from .matching import OptionMatcher, build_embeddings
 from .run_files import MATCHES, load_predictions, load_run_records, write_jsonl
 
 
-def match_line(record: QuestionRecord, line: dict[str, Any] | None, matcher: OptionMatcher, embedder: str) -> dict[str, Any]:
+def prediction_sha256(line: dict[str, Any] | None) -> str:
+    """sha256 of a prediction line's answer text ("" for an error line or no line), the digest the
+    judge records too (``judge.client.prediction_sha256``); the parsed
+    letter is read from that text, so the text alone says whether a letter is still current."""
+    text = (line or {}).get("prediction")
+    return hashlib.sha256((text if isinstance(text, str) else "").encode("utf-8")).hexdigest()
+
+
+def _letter(record: QuestionRecord, line: dict[str, Any] | None, matcher: OptionMatcher, embedder: str) -> dict[str, Any]:
     if line is None or line.get("error") or not (str(line.get("prediction") or "").strip() or line.get("parsed")):
         return {"id": record.id, "letter": None, "method": "none", "embedder": None}
     if line.get("parsed"):
         return {"id": record.id, "letter": line["parsed"], "method": "parsed", "embedder": None}
     return {"id": record.id, "letter": matcher.match(line["prediction"], record.options), "method": "embedding", "embedder": embedder}
+
+
+def match_line(record: QuestionRecord, line: dict[str, Any] | None, matcher: OptionMatcher, embedder: str) -> dict[str, Any]:
+    return {**_letter(record, line, matcher, embedder), "prediction_sha256": prediction_sha256(line)}
 
 
 def match_run(

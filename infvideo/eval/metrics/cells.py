@@ -2,7 +2,8 @@
 
 Multiple choice: ``{"accuracy", "correct", "total", "invalid"}``; judged (open-ended):
 ``{"accuracy", "yes", "no", "score", "CI", "DO", "CU", "judged", "unjudged", "total"}``.
-Accuracies are fractions in [0, 1], ``None`` when nothing was counted (never a misleading 0).
+Accuracies are percentages in [0, 100] (``UNITS``, written into metrics.json, the same unit the
+markdown, the report and the plots show), ``None`` when nothing was counted (never a misleading 0).
 ``tally`` fills the overall cell and every breakdown cell from one pass over the records.
 """
 
@@ -13,10 +14,11 @@ from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
 JUDGE_METRICS = ("GEN", "CI", "DO", "CU")  # the Video-ChatGPT metrics the reference runs
 UNKNOWN = "unknown"  # the breakdown entry of a record that lacks the breakdown's field
+UNITS = {"accuracy": "percent", "score": "mean judge score, 0-5 (also CI, DO, CU)"}
 
 
-def _fraction(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
+def _percent(part: int, whole: int) -> float | None:
+    return 100 * part / whole if whole else None
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ChoiceCell:
         self.invalid += bool(invalid)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accuracy": _fraction(self.correct, self.total), "correct": self.correct, "total": self.total, "invalid": self.invalid}
+        return {"accuracy": _percent(self.correct, self.total), "correct": self.correct, "total": self.total, "invalid": self.invalid}
 
 
 @dataclass
@@ -67,7 +69,7 @@ class JudgedCell:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "accuracy": _fraction(self.yes, self.yes + self.no), "yes": self.yes, "no": self.no,
+            "accuracy": _percent(self.yes, self.yes + self.no), "yes": self.yes, "no": self.no,
             "score": self._mean("GEN"), "CI": self._mean("CI"), "DO": self._mean("DO"), "CU": self._mean("CU"),
             "judged": self.judged, "unjudged": self.total - self.judged, "total": self.total,
         }

@@ -6,10 +6,11 @@ Every function takes the questions to score and ``letters`` = ``{question id: "A
 Denominators follow the reference's ``run_eval.py``: a question without a usable letter is wrong
 and stays in the denominator. "Without a usable letter" means any of: the matcher gave None (error
 line, empty answer), the letter is outside the question's options ("E" on a four-option question),
-or the id is missing from ``letters`` altogether (counted again in ``protocol["missing"]``, since
-it usually means matches.jsonl is older than predictions.jsonl). Unlike the reference's Video-MME
-script, whose per-duration accuracy divided by the valid answers only, every breakdown here uses
-the same rule as the overall number (reference-spec §4.3), so breakdowns add up to overall.
+or the id is missing from ``letters`` altogether (counted again in ``protocol["missing"]``: a
+question the run never predicted, since ``score_run`` refuses a matches.jsonl that does not cover
+the predictions). Unlike the reference's Video-MME script, whose per-duration accuracy divided by
+the valid answers only, every breakdown here uses the same rule as the overall number, so
+breakdowns add up to overall.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def egoschema_metrics(records: Sequence[QuestionRecord], letters: Letters) -> di
 
 def egoschema_submission(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, int]:
     """``{q_uid: option index}`` for every question, the payload the EgoSchema server expects
-    (reference-spec §6 quirk 26: the reference had no converter). A question without a usable
+    (the reference had no converter from its predictions to it). A question without a usable
     letter gets ``EGOSCHEMA_INVALID`` (-1), which the server can only count as wrong."""
     submission = {}
     for record in records:

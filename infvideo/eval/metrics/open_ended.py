@@ -4,9 +4,9 @@ As in the reference's ``run_eval_qa_chatgpt.py``: GEN accuracy = yes / (yes + no
 metric's score is the mean over the judgments of that metric. Two kinds of gaps are told apart:
 
 * the model gave no answer (a prediction error line or an empty answer: the judge stage writes
-  "no prediction" without asking): counted as "no" with score 0 in every metric, as a wrong answer
-  stays in the denominator of the multiple-choice benchmarks (the reference would have sent the
-  empty answer to the judge);
+  "no prediction" without asking; or no prediction line at all, ``not_predicted``): counted as "no"
+  with score 0 in every metric, as a wrong answer stays in the denominator of the multiple-choice
+  benchmarks (the reference would have sent the empty answer to the judge);
 * the judge failed (timeout, unparseable after its re-asks, malformed, absent): *unjudged*, left
   out of that metric's accuracy and mean -- a flaky judge must not move the numbers, and
   ``infvideo judge`` can fill these in later. They are counted in ``protocol["per_metric"]`` and a
@@ -18,7 +18,7 @@ Scores are the judge's numbers as parsed (floats, not the reference's ``int()``)
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 from infvideo.data.record import QuestionRecord
 
@@ -56,24 +56,30 @@ def index_judgments(judgments: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
     return indexed
 
 
-def judged_metrics(records: Sequence[QuestionRecord], judgments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def judged_metrics(
+    records: Sequence[QuestionRecord], judgments: Iterable[Mapping[str, Any]], not_predicted: Collection[str] = ()
+) -> dict[str, Any]:
     """``{"protocol", "overall", "breakdowns"}``; breakdowns "mode" (MovieChat-1K global or
     breakpoint) and "type" (NExT-OE question type) when the records carry them.
 
     The run's judge metrics are those present in ``judgments`` (all four when there are none), so a
-    run judged on GEN alone is not reported as unjudged on CI/DO/CU.
+    run judged on GEN alone is not reported as unjudged on CI/DO/CU. ``not_predicted``: ids of
+    records the run has no prediction line for; wrong in every metric, whatever the judgments say.
     """
     indexed = index_judgments(judgments)
     present = {metric for _, metric in indexed}
     metrics = tuple(m for m in JUDGE_METRICS if m in present) or JUDGE_METRICS
-    per_metric = {m: {"judged": 0, "errors": 0, "no_prediction": 0, "malformed": 0, "missing": 0} for m in metrics}
+    per_metric = {m: {"judged": 0, "errors": 0, "no_prediction": 0, "not_predicted": 0, "malformed": 0, "missing": 0} for m in metrics}
     usable: dict[str, dict[str, tuple[str | None, float]]] = {}
     for record in records:
         usable[record.id] = {}
         for metric in metrics:
             line = indexed.get((record.id, metric))
             counts = per_metric[metric]
-            if line is None:
+            if record.id in not_predicted:
+                counts["not_predicted"] += 1
+                usable[record.id][metric] = ("no" if metric == "GEN" else None), 0.0
+            elif line is None:
                 counts["missing"] += 1
             elif line.get("error") == NO_PREDICTION:
                 counts["no_prediction"] += 1

@@ -1,7 +1,7 @@
 """metrics.json -> a markdown table (metrics.md, and what ``infvideo score`` prints).
 
-One row for overall and one per breakdown entry ("type: CW"); accuracy in percent with one
-decimal, judge scores (0–5) with two, counts as integers, "–" where there is nothing to show.
+One row for overall and one per breakdown entry ("type: CW"); accuracy in percent (as stored in
+metrics.json) with one decimal, judge scores (0–5) with two, counts as integers, "–" where there is nothing to show.
 The columns follow the cell kind: judged cells carry "yes", multiple-choice cells "correct".
 """
 
@@ -22,7 +22,7 @@ def _format(key: str, value: Any) -> str:
     if value is None:
         return DASH
     if key == "accuracy":
-        return f"{100 * value:.1f}"
+        return f"{value:.1f}"
     if key in SCORES:
         return f"{value:.2f}"
     return str(value)
@@ -37,4 +37,11 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
     lines = ["| questions | " + " | ".join(title for title, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
     for name, cell in rows:
         lines.append(f"| {name} | " + " | ".join(_format(key, cell.get(key)) for _, key in columns) + " |")
+    lines += ["", "Accuracy in percent (0–100)" + ("; judge scores 0–5." if "yes" in overall else ".")]
+    protocol = metrics.get("protocol", {})
+    if protocol.get("partial"):
+        lines.append(f"partial: {protocol['predicted']} of {protocol['questions']} questions predicted; "
+                     f"the {protocol['not_predicted']} missing count as wrong.")
+    if protocol.get("limited"):
+        lines.append(f"limited: data.limit={protocol['limit']}, {protocol['questions']} of {protocol['questions_in_annotations']} annotated questions.")
     return "\n".join(lines) + "\n"
