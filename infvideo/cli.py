@@ -238,6 +238,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("infvideo").setLevel(level)
+    logging.captureWarnings(True)  # warnings.warn (a damaged video) through logging too, so above the bars
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+from infvideo.errors import EXIT_OK, EXIT_QUESTIONS_ERRORED
 
 
 def show_progress(args: argparse.Namespace) -> bool:
@@ -22,38 +25,63 @@ def _match(args: argparse.Namespace) -> int:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from infvideo.eval.judge import JudgeSettings, judge_run
+    from infvideo.eval.judge import JudgeSettings, default_cache_dir, judge_run
 
     settings = JudgeSettings(
         model=args.model, base_url=args.base_url, api_key_env=args.api_key_env, temperature=args.temperature,
         max_tokens=args.max_tokens, timeout=args.timeout, max_retries=args.max_retries, reasks=args.reasks,
-        concurrency=args.concurrency, cache_dir=None if args.no_cache else args.cache_dir, metrics=tuple(args.metrics.split(",")),
+        concurrency=args.concurrency, cache_dir=None if args.no_cache else args.cache_dir or default_cache_dir(),
+        metrics=tuple(args.metrics.split(",")), max_consecutive_connection_errors=args.max_consecutive_connection_errors,
     )
     failed = 0
     for run_dir in args.run_dirs:
+        # An unreachable server raises a UserError (one line, exit 2) after writing what was judged.
         summary = judge_run(run_dir, settings, progress=show_progress(args))
         failed += summary["errors"]
         print(json.dumps({"run_dir": run_dir, **summary}))
     return 0 if failed == 0 or args.allow_errors else 1
 
 
+def _skip_or_raise(run_dirs: list[str], skipped: list[tuple[str, Exception]], stage: str) -> None:
+    """``score``/``report`` over a glob: the directories that could not be used go to stderr with
+    the reason, and only an empty result is an error (one directory: its own reason)."""
+    import sys
+
+    from infvideo.errors import UserError
+
+    if len(skipped) == len(run_dirs) == 1:
+        raise skipped[0][1]
+    for run_dir, error in skipped:
+        print(f"skipped {run_dir}: {str(error).removeprefix(f'{run_dir}: ')}", file=sys.stderr)
+    if len(skipped) == len(run_dirs):
+        raise UserError(f"nothing to {stage}: all {len(skipped)} directories were skipped (reasons above)")
+
+
 def _score(args: argparse.Namespace) -> int:
+    from infvideo.errors import UserError
     from infvideo.eval.metrics import metrics_markdown, score_run
 
+    skipped = []
     for run_dir in args.run_dirs:
-        metrics = score_run(run_dir, annotations=args.annotations)
+        try:
+            metrics = score_run(run_dir, annotations=args.annotations)
+        except UserError as error:  # not a finished run (or stale): the others are still scored
+            skipped.append((run_dir, error))
+            continue
         print(f"## {Path(run_dir).name}\n\n{metrics_markdown(metrics)}")
+    _skip_or_raise(args.run_dirs, skipped, "score")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from infvideo.eval.plots import PARAMETERS, attention_figure, plot_accuracy_against
-    from infvideo.eval.report import comparison_table, load_results, write_runs_csv
+    from infvideo.eval.report import comparison_table, load_finished, write_runs_csv
     from infvideo.eval.run_files import load_run_records
 
+    results, skipped = load_finished(args.run_dirs)
+    _skip_or_raise(args.run_dirs, skipped, "report")
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    results = load_results(args.run_dirs)
     table = comparison_table(results)
     (output / "report.md").write_text(table, encoding="utf-8")
     written = [output / "report.md", write_runs_csv(results, output / "runs.csv")]
@@ -78,9 +106,13 @@ def _sweep(args: argparse.Namespace) -> int:
         for run in runs:
             print(f"{run.directory}  {json.dumps(run.settings)}")
         return 0
+    errored = 0
     for summary in run_sweep(runs, progress=show_progress(args)):
         print(json.dumps(summary))
-    return 0
+        errored += bool(summary.get("errors"))
+    if errored:
+        print(f"infvideo: warning: {errored} runs hold error lines; rerun with `infvideo predict --config ... --retry-errors` per run", file=sys.stderr)
+    return EXIT_QUESTIONS_ERRORED if errored else EXIT_OK
 
 
 def _judge_server(args: argparse.Namespace) -> int:
@@ -108,7 +140,12 @@ def add_scoring_commands(commands) -> None:
     match.add_argument("--reference-compat", action="store_true", help="only the first four options, as the reference's matcher")
     match.set_defaults(run=_match)
 
-    judge = commands.add_parser("judge", help="score open-ended answers with an LLM judge (judgments.jsonl)")
+    judge = commands.add_parser(
+        "judge", help="score open-ended answers with an LLM judge (judgments.jsonl)",
+        description="Score open-ended answers with an LLM judge into <run_dir>/judgments.jsonl. A re-run asks only for "
+                    "missing or failed judgments (and those whose prediction or judge settings changed); a failure never "
+                    "replaces a good judgment. Exit status: 0 done, 1 some answers could not be judged (see --allow-errors), "
+                    "2 the judge server is unreachable (good judgments are kept; run again once it is up) or another user error.")
     judge.add_argument("run_dirs", nargs="+")
     judge.add_argument("--model", default="gpt-3.5-turbo", help="the judge model name as the server knows it")
     judge.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM), :8080/v1 (llama.cpp), :11434/v1 (Ollama)")
@@ -120,8 +157,13 @@ def add_scoring_commands(commands) -> None:
     judge.add_argument("--max-retries", type=int, default=4, help="retries with backoff on 429, 5xx and connection errors")
     judge.add_argument("--reasks", type=int, default=2, help="re-asks after an unparseable reply")
     judge.add_argument("--concurrency", type=int, default=8)
-    judge.add_argument("--cache-dir", default="outputs/judge_cache", help="replies cached by (judge model, prompt): a re-run never pays twice")
+    judge.add_argument("--cache-dir", help="replies cached by (judge model, prompt): a re-run never pays twice. Default: "
+                       "$INFVIDEO_CACHE_DIR/judge when that variable is set, else <run_dir>/judge_cache; '{run_dir}' in "
+                       "the path stands for each run directory")
     judge.add_argument("--no-cache", action="store_true")
+    judge.add_argument("--max-consecutive-connection-errors", type=int, default=5, metavar="N",
+                       help="after N requests in a row failed to connect (each after its retries), stop: the server is "
+                            "unreachable; exit 2 with one message (default 5; 0: never stop)")
     judge.add_argument("--allow-errors", action="store_true", help="exit 0 even when some samples could not be judged")
     judge.set_defaults(run=_judge)
 
@@ -130,13 +172,22 @@ def add_scoring_commands(commands) -> None:
     server.add_argument("--port", type=int, default=8765)
     server.set_defaults(run=_judge_server)
 
-    score = commands.add_parser("score", help="benchmark metrics of a run (metrics.json, metrics.md)")
-    score.add_argument("run_dirs", nargs="+")
+    score = commands.add_parser(
+        "score", help="benchmark metrics of a run (metrics.json, metrics.md)",
+        description="Accuracy in percent over every annotated question (one never predicted counts as wrong; the run is "
+                    "marked partial). Directories that are not finished runs, or whose matches/judgments are older than "
+                    "their predictions, are skipped and listed on stderr with the command to run; the exit status is 2 "
+                    "only when nothing could be scored.")
+    score.add_argument("run_dirs", nargs="+", help="run directories (a glob such as outputs/runs/nextqa/* is fine)")
     score.add_argument("--annotations", help="read the questions from here instead of the run's config (e.g. after moving the data)")
     score.set_defaults(run=_score)
 
-    report = commands.add_parser("report", help="compare scored runs in a paper-style table, with plots")
-    report.add_argument("run_dirs", nargs="+")
+    report = commands.add_parser(
+        "report", help="compare scored runs in a paper-style table, with plots",
+        description="One row per distinct setting (seeds of one setting aggregate to mean ± std, n seeds), accuracy in "
+                    "percent, partial runs marked. Directories without an up-to-date metrics.json are skipped and listed "
+                    "on stderr; the exit status is 2 only when nothing could be reported.")
+    report.add_argument("run_dirs", nargs="+", help="scored run directories (a glob such as outputs/runs/*/* is fine)")
     report.add_argument("--output-dir", default="outputs/report")
     report.add_argument("--attention", action="store_true", help="also draw each memory run's attention density over video time (re-runs the model on one video)")
     report.set_defaults(run=_report)

@@ -13,7 +13,8 @@ from infvideo.eval.run_files import read_jsonl
 
 KEY_ENV = "INFVIDEO_TEST_JUDGE_KEY"
 KEY = "sk-stub-7f3a9c1e5b-DO-NOT-LEAK"
-LINE_KEYS = {"id", "metric", "pred", "score", "raw", "error", "model", "prompt_tokens", "completion_tokens", "cached", "attempts"}
+LINE_KEYS = {"id", "metric", "pred", "score", "raw", "error", "model", "prompt_tokens", "completion_tokens", "cached", "attempts",
+             "prediction_sha256", "request_sha256"}
 
 
 @pytest.fixture(autouse=True)
@@ -79,9 +80,9 @@ def test_success_lines_prompts_and_sampling(stub, tmp_path):
         assert (body["model"], body["temperature"], body["seed"], body["max_tokens"]) == ("gpt-3.5-turbo", 0.0, 0, 64)
     assert (gen["prompt_tokens"], gen["completion_tokens"]) == word_usage(requests[0].body, GOOD_GEN)
     assert summary == {
-        "model": "gpt-3.5-turbo", "base_url": stub.base_url + "/", "judgments": 2, "requests": 2, "cache_hits": 0,
+        "model": "gpt-3.5-turbo", "base_url": stub.base_url + "/", "judgments": 2, "requests": 2, "kept": 0, "cache_hits": 0,
         "errors": 0, "no_prediction": 0, "prompt_tokens": gen["prompt_tokens"] + ci["prompt_tokens"],
-        "completion_tokens": 8, "served_models": ["gpt-3.5-turbo-stub-snapshot"],
+        "completion_tokens": 8, "served_models": ["gpt-3.5-turbo-stub-snapshot"], "cache_dir": str(tmp_path / "cache"),
     }
 
 
@@ -106,10 +107,11 @@ def test_timeout_is_recorded_and_the_batch_goes_on(tmp_path):
     assert elapsed < 4.0
     assert lines[0]["error"] == "APITimeoutError: Request timed out." and lines[0]["score"] is None and lines[0]["raw"] is None
     assert (lines[1]["error"], lines[1]["score"]) == (None, 4.0)
-    assert (summary["errors"], summary["requests"]) == (1, 2)  # requests counts the judge's own attempts
-    # Only the answered sample was cached: a re-run asks again for the failed one alone.
+    assert (summary["errors"], summary["requests"]) == (1, 3)  # HTTP requests, the client's retry included
+    # Only the answered sample was cached; in another run directory (no judgments to keep), the
+    # cache answers for it and the failed one alone is asked again.
     with OpenAIStub() as stub:
-        summary, lines = run(tmp_path / "run", settings(stub, tmp_path), records, preds)
+        summary, lines = run(tmp_path / "run2", settings(stub, tmp_path), records, preds)
         assert [predicted(r.body) for r in stub.chat_requests] == ["SLOW answer"]
     assert [(line["error"], line["cached"]) for line in lines] == [(None, False), (None, True)]
 
@@ -156,8 +158,9 @@ def test_a_second_run_is_served_from_the_cache(tmp_path):
         assert len(stub.chat_requests) == 12
     assert len(list((tmp_path / "cache").glob("??/*.json"))) == 12
     # Another server address (the key ignores base_url), same model, prompts and sampling: no request.
+    # (Another run directory too: in the same one, the judgments themselves would be kept.)
     with OpenAIStub(default=lambda body: ("ok", '{"pred": "no", "score": 0}')) as other:
-        summary, second = run(tmp_path / "run", settings(other, tmp_path, metrics=("GEN", "CI", "DO", "CU"), concurrency=4), records, preds)
+        summary, second = run(tmp_path / "run2", settings(other, tmp_path, metrics=("GEN", "CI", "DO", "CU"), concurrency=4), records, preds)
         assert other.chat_requests == []
         assert summary["requests"] == 0 and summary["cache_hits"] == 12
         assert summary["prompt_tokens"] == summary["completion_tokens"] == 0
@@ -172,7 +175,7 @@ def test_a_damaged_cache_entry_is_asked_again(stub, tmp_path):
     run(tmp_path / "run", settings(stub, tmp_path), records, predictions(records))
     entry = sorted((tmp_path / "cache").glob("??/*.json"))[0]
     entry.write_text('{"raw": "{\\"pred\\": ', encoding="utf-8")  # as a killed writer without the rename would leave
-    summary, lines = run(tmp_path / "run", settings(stub, tmp_path), records, predictions(records))
+    summary, lines = run(tmp_path / "run2", settings(stub, tmp_path), records, predictions(records))
     assert len(stub.chat_requests) == 3 and summary["cache_hits"] == 1
     assert all(line["score"] == 4.0 for line in lines)
 

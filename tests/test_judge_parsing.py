@@ -1,4 +1,4 @@
-"""Judge replies are read strictly (quirk 24), and the prompts are the reference's."""
+"""Judge replies are read strictly, and the prompts are the reference's."""
 
 import re
 

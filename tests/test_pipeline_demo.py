@@ -15,7 +15,7 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     assert all(isinstance(line["prediction"], str) and "error" not in line for line in lines)
     metrics = json.loads((directory / "metrics.json").read_text())
     assert metrics["overall"]["total"] == 3 and set(metrics["breakdowns"]["type"]) == {"DC", "TC", "TN"}
-    assert summary["accuracy"] == metrics["overall"]["accuracy"]
+    assert summary["accuracy_percent"] == metrics["overall"]["accuracy"]
     matches = list(read_records(directory / "matches.jsonl"))
     assert all(line["letter"] in "ABCDE" and line["method"] == "embedding" for line in matches)
     assert "| overall |" in (directory / "metrics.md").read_text()

@@ -41,7 +41,7 @@ def test_sweep_judge_score_report(tmp_path, monkeypatch, capsys):
     report = tmp_path / "report"
     assert main(["report", *nextqa_runs, *moviechat_runs, "--output-dir", str(report), "--attention"]) == 0
     table = (report / "report.md").read_text()
-    assert "| model | memory | settings | NExT-QA | MovieChat-1K |" in table
+    assert "| model | memory | settings | NExT-QA | NExT-QA questions | MovieChat-1K | MovieChat-1K questions |" in table
     for variant in ("No LTM", "Uniform", "Sticky"):
         assert f"| {variant} |" in table
     assert (report / "runs.csv").read_text().count("\n") == 1 + 8

@@ -42,7 +42,7 @@ def run_demo(output_dir: str | Path, settings: DemoSettings | None = None, progr
     output_dir = Path(output_dir)
     data = write_demo_data(output_dir / "data", settings)
     config = demo_config(output_dir, data.nextqa, data.folder, settings)
-    run_dir = run_predictions(config, progress=progress)
+    run_dir = run_predictions(config, progress=progress).directory
     match_run(run_dir, progress=progress)
     metrics = score_run(run_dir)
     question = read_questions(config)[0]
@@ -50,4 +50,4 @@ def run_demo(output_dir: str | Path, settings: DemoSettings | None = None, progr
     chunks = encode_video(config, backend, question, None)
     density = attention_over_video_time(backend, question, chunks, question_generator(config.run.seed, question.id))
     plot_attention_density(density, run_dir / "attention_density.png", "attention density of the video Q-former's memory (layer 1)")
-    return {"run_dir": str(run_dir), "accuracy": metrics["overall"]["accuracy"], "per_type": {name: cell["accuracy"] for name, cell in metrics["breakdowns"].get("type", {}).items()}}
+    return {"run_dir": str(run_dir), "accuracy_percent": metrics["overall"]["accuracy"], "per_type": {name: cell["accuracy"] for name, cell in metrics["breakdowns"].get("type", {}).items()}}

@@ -11,7 +11,6 @@ retried run) instead of scoring new answers with old letters.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,8 @@ from tqdm import tqdm
 from infvideo.data.record import QuestionRecord
 
 from .matching import OptionMatcher, build_embeddings
+from .predictions import prediction_sha256
 from .run_files import MATCHES, load_predictions, load_run_records, write_jsonl
-
-
-def prediction_sha256(line: dict[str, Any] | None) -> str:
-    """sha256 of a prediction line's answer text ("" for an error line or no line), the digest the
-    judge records too (``judge.client.prediction_sha256``); the parsed
-    letter is read from that text, so the text alone says whether a letter is still current."""
-    text = (line or {}).get("prediction")
-    return hashlib.sha256((text if isinstance(text, str) else "").encode("utf-8")).hexdigest()
 
 
 def _letter(record: QuestionRecord, line: dict[str, Any] | None, matcher: OptionMatcher, embedder: str) -> dict[str, Any]:
@@ -40,7 +32,7 @@ def _letter(record: QuestionRecord, line: dict[str, Any] | None, matcher: Option
 
 
 def match_line(record: QuestionRecord, line: dict[str, Any] | None, matcher: OptionMatcher, embedder: str) -> dict[str, Any]:
-    return {**_letter(record, line, matcher, embedder), "prediction_sha256": prediction_sha256(line)}
+    return {**_letter(record, line, matcher, embedder), "prediction_sha256": prediction_sha256((line or {}).get("prediction"))}
 
 
 def match_run(

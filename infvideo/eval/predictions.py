@@ -13,6 +13,7 @@ open, so a second ``predict`` on the same run (and shard) is refused instead of 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -67,6 +68,13 @@ def open_locked(path: Path):
             "wait for it to finish or stop it, then run again"
         ) from None
     return handle
+
+
+def prediction_sha256(text: str | None) -> str:
+    """How a later stage names the prediction it worked from: sha256 of the answer text (UTF-8, hex;
+    "" for no text). ``matches.jsonl`` and ``judgments.jsonl`` record it per line, so ``score`` can tell
+    a letter or a verdict made from an older answer (the question was predicted again since)."""
+    return hashlib.sha256((text if isinstance(text, str) else "").encode("utf-8")).hexdigest()
 
 
 def is_error(record: dict[str, Any]) -> bool:

@@ -14,9 +14,17 @@ judge_args=(--model "${JUDGE_MODEL:-gpt-3.5-turbo}")
 [[ -n "${JUDGE_BASE_URL:-}" ]] && judge_args+=(--base-url "$JUDGE_BASE_URL")
 for benchmark in "$@"; do
   for seed in ${SEEDS:-42}; do
+    # predict exits 3 when some questions ended in error lines: they count as wrong in the score, whose
+    # protocol says how many; fix the cause and rerun predict with --retry-errors. Any other failure stops.
+    status=0
     # shellcheck disable=SC2086  # INFVIDEO_OVERRIDES is a list of dotlist words
     run_dir=$($INFVIDEO predict --config "eval_configs/$model/$benchmark.yaml" --config "eval_configs/memory/$memory.yaml" \
-      "run.seed=$seed" ${INFVIDEO_OVERRIDES:-} | tail -n 1)
+      "run.seed=$seed" ${INFVIDEO_OVERRIDES:-} | tail -n 1) || status=$?
+    if [[ $status -eq 3 ]]; then
+      echo "warning: $run_dir has questions with error lines (counted wrong); see predict's summary above" >&2
+    elif [[ $status -ne 0 ]]; then
+      exit "$status"
+    fi
     case $benchmark in
       moviechat|nextoe) $INFVIDEO judge "$run_dir" "${judge_args[@]}" ;;
       *) $INFVIDEO match "$run_dir" ;;

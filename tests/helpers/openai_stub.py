@@ -11,6 +11,7 @@ Behaviours, taken from the scripted queue first, else from ``default(request_bod
                                 ``body`` (a dict) replaces the default OpenAI error body
     ("sleep", seconds, content) wait (to trip the client's timeout), then reply like "ok"
     ("raw", code, text)         ``text`` as a text/plain body: not an OpenAI response at all
+    ("drop",)                   close the connection without a reply (the client sees a connection error)
 Every request is recorded (path, JSON body, Authorization header). ``POST /v1/embeddings`` returns
 ``embed(text)`` per input, deterministic by default, as floats or base64 float32 as asked.
 """
@@ -184,5 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, stub.completion(body, behaviour[2]))
         elif kind == "raw":
             self._send(behaviour[1], str(behaviour[2]).encode("utf-8"), content_type="text/plain")
+        elif kind == "drop":
+            self.close_connection = True  # no status line at all: httpx raises RemoteProtocolError
         else:
             raise ValueError(f"unknown stub behaviour {behaviour!r}")

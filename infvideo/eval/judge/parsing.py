@@ -1,4 +1,4 @@
-"""Read a judge reply strictly (reference-spec §6 quirk 24).
+"""Read a judge reply strictly.
 
 The reference ran ``ast.literal_eval`` on the whole reply, truncated scores with ``int()``, counted
 any 'pred' containing "yes" as a yes (so "not yes" was a yes) and retried unparseable replies

@@ -3,7 +3,7 @@
 Character-faithful to the reference's system and user messages (including its missing spaces, e.g.
 "task:------##INSTRUCTIONS: " and "STRING.DO NOT PROVIDE", and the double space in "is  a string"),
 so judge scores stay comparable with the paper's. The deviations, all in the reply-format sentences
-at the end of the user message (reference-spec §6 quirk 24):
+at the end of the user message:
 
 1. "in the form of a Python dictionary string" -> "in the form of a JSON object", and
    "Only provide the Python dictionary string." -> "Only provide the JSON object.": a JSON object is

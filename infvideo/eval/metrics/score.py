@@ -29,7 +29,7 @@ from infvideo.errors import UserError
 
 from ..config import PredictConfig
 from ..judge.batch import NO_PREDICTION
-from ..match_run import prediction_sha256
+from ..predictions import prediction_sha256
 from ..run_files import (
     CONFIG, JUDGMENTS, MATCHES, METRICS, METRICS_MARKDOWN, PREDICTIONS, load_predictions, load_run_config, load_run_records,
     read_jsonl, write_json,
@@ -128,7 +128,7 @@ def check_matches(run_dir: Path, lines: list[dict[str, Any]], predictions: Predi
     if uncovered := [question for question in predicted if question not in by_id]:
         raise _stale(run_dir, MATCHES, "match", f"no letter for {_first(uncovered)} predicted since it was written")
     hashed = [question for question in predicted if "prediction_sha256" in by_id[question]]
-    if changed := [q for q in hashed if by_id[q]["prediction_sha256"] != prediction_sha256(predictions[q])]:
+    if changed := [q for q in hashed if by_id[q]["prediction_sha256"] != prediction_sha256(predictions[q].get("prediction"))]:
         raise _stale(run_dir, MATCHES, "match", f"the prediction of {_first(changed)} changed since it was matched")
     if len(hashed) < len(predicted) and _older_than_predictions(run_dir, MATCHES):
         raise _stale(run_dir, MATCHES, "match", f"it is older than {PREDICTIONS} and does not record what it matched")
@@ -143,7 +143,7 @@ def _usable_text(line: Mapping[str, Any] | None) -> str | None:
 def _judged_other_text(judgment: Mapping[str, Any], prediction: Mapping[str, Any]) -> bool | None:
     """Whether ``judgment`` was made from another text than ``prediction``; None when it cannot tell."""
     if judgment.get("prediction_sha256") is not None:
-        return judgment["prediction_sha256"] != prediction_sha256(prediction)
+        return judgment["prediction_sha256"] != prediction_sha256(prediction.get("prediction"))
     if "prediction" in judgment:
         return (judgment["prediction"] or "") != (prediction.get("prediction") or "")
     if judgment.get("error") == NO_PREDICTION:
