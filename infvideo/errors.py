@@ -14,5 +14,6 @@ EXIT_USER_ERROR = 2  # what argparse also uses for a bad command line
 EXIT_QUESTIONS_ERRORED = 3  # predict finished but wrote error lines; `predict --retry-errors` re-asks them
 
 
-class UserError(Exception):
-    """Something the user asked for cannot be done as asked; the message alone tells them how to fix it."""
+class UserError(ValueError):
+    """Something the user asked for cannot be done as asked; the message alone tells them how to fix it.
+    A ``ValueError``: library callers that catch bad values keep working."""

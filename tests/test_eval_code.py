@@ -41,7 +41,7 @@ def test_every_script_answers_help(script):
             assert flag in done.stdout, (script.name, flag)
 
 
-def test_multiple_choice_through_the_reference_scripts(tmp_path, monkeypatch):
+def test_multiple_choice_through_the_reference_scripts(tmp_path, monkeypatch, capsys):
     data = write_demo_data(tmp_path / "data", SMALL)
     tokens = tmp_path / "tokens"
     common = ["--max_int", "4", "--num_samples", "3"]
@@ -61,8 +61,8 @@ def test_multiple_choice_through_the_reference_scripts(tmp_path, monkeypatch):
     assert accuracy_main(["--input_path", str(run_dir), "--dataset", "nextqa"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["overall"]["total"] == 3 and set(metrics["breakdowns"]["type"]) == {"DC", "TC", "TN"}
-    with pytest.raises(SystemExit, match="is a nextqa run, not egoschema"):
-        accuracy_main(["--input_path", str(run_dir), "--dataset", "egoschema"])
+    assert accuracy_main(["--input_path", str(run_dir), "--dataset", "egoschema"]) == 2
+    assert "is a nextqa run, not egoschema" in capsys.readouterr().err
 
 
 def test_videochat2_baseline_flag_means_one_chunk_without_memory(tmp_path):
@@ -84,7 +84,7 @@ def test_open_ended_through_the_judge_script_and_the_stand_in_server(tmp_path, m
     assert run_inference("videochat2", "moviechat", flags) == 0
     (run_dir,) = (tmp_path / "runs" / "moviechat").iterdir()
     server = start_server()
-    monkeypatch.chdir(tmp_path)  # the judge cache goes to ./outputs/judge_cache
+    monkeypatch.chdir(tmp_path)  # nothing the scripts write may land in the repository
     try:
         assert judging_main(["--pred_path", str(run_dir), "--num_tasks", "2", "--model", "stand-in", "--base-url", base_url(server)]) == 0
     finally:

@@ -186,3 +186,14 @@ def test_a_closed_pipe_is_not_an_error(tmp_path):
     command = f"{sys.executable} -m infvideo.cli predict --help | head -n 1"
     done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
     assert done.stdout.startswith("usage:") and "Traceback" not in done.stderr
+
+
+def test_later_stages_on_the_wrong_kind_of_run_are_one_line(tmp_path, data, capsys):
+    shutil.copy(data.video, data.folder / "2002.mp4")
+    assert main(predict_args(tmp_path, data)) == 0
+    run_dir = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["judge", run_dir, "--base-url", "http://127.0.0.1:9/v1", "-q"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no open-ended questions" in err and "infvideo match" in err
+    assert main(["score", run_dir]) == EXIT_USER_ERROR  # not matched yet: names the command
+    assert f"infvideo match {run_dir}" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from infvideo.data.record import QuestionRecord
+from infvideo.errors import UserError
 
 from .matching import OptionMatcher, build_embeddings
 from .predictions import prediction_sha256
@@ -49,7 +50,7 @@ def match_run(
     records = load_run_records(run_dir) if records is None else records
     predictions = load_predictions(run_dir) if predictions is None else predictions
     if any(not record.options for record in records):
-        raise ValueError(f"{run_dir}: open-ended questions have no options to match; use `infvideo judge`")
+        raise UserError(f"{run_dir}: open-ended questions have no options to match; use `infvideo judge`")
     matcher = OptionMatcher(build_embeddings(embedder, base_url), reference_compat=reference_compat)
     answered = [record for record in records if record.id in predictions]
     lines = [match_line(r, predictions[r.id], matcher, embedder) for r in tqdm(answered, desc="match", disable=not progress)]

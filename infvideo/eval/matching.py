@@ -22,6 +22,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.example_selectors import SemanticSimilarityExampleSelector
 from langchain_core.vectorstores import InMemoryVectorStore
 
+from infvideo.errors import UserError
+
 Embedder = Callable[[list[str]], np.ndarray]
 LETTERS = "ABCDEFGHIJ"
 REFERENCE_OPTION_COUNT = 4  # the reference's matcher has the fifth option commented out
@@ -82,7 +84,7 @@ def build_embeddings(spec: str = "minilm", base_url: str | None = None, api_key_
         return HuggingFaceEmbeddings(model_name=_minilm_path(), model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True})
     if spec.startswith("openai:") and len(spec) > len("openai:"):
         return OpenAICompatibleEmbeddings(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
-    raise ValueError(f"unknown embedder {spec!r}; expected 'minilm' or 'openai:<model>'")
+    raise UserError(f"unknown embedder {spec!r}; expected 'minilm' or 'openai:<model>'")
 
 
 class OptionMatcher:

@@ -11,6 +11,7 @@ frames with no memory, ``--task video_llama`` means No LTM.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from infvideo.errors import UserError
@@ -39,10 +40,21 @@ def inference_parser(model: str, benchmark: str) -> argparse.ArgumentParser:
     return parser
 
 
-def run_inference(model: str, benchmark: str, argv: list[str] | None = None) -> int:
-    from infvideo.cli import guarded
+def entry_point(main):
+    """A script's main with the CLI's handling of user errors: one line, exit 2."""
 
-    return guarded(lambda: _run_inference(model, benchmark, argv))
+    @functools.wraps(main)
+    def guarded_main(*args, **kwargs) -> int:
+        from infvideo.cli import guarded
+
+        return guarded(lambda: main(*args, **kwargs))
+
+    return guarded_main
+
+
+@entry_point
+def run_inference(model: str, benchmark: str, argv: list[str] | None = None) -> int:
+    return _run_inference(model, benchmark, argv)
 
 
 def inference_config(model: str, benchmark: str, argv: list[str] | None = None):
@@ -109,6 +121,7 @@ def judging_main(argv: list[str] | None = None) -> int:
     return code or run_cli(["score", _run_dir(args.pred_path)])
 
 
+@entry_point
 def accuracy_main(argv: list[str] | None = None) -> int:
     """validate/run_eval.py: accuracy per benchmark (the run's own annotation file, not a hard-coded one)."""
     parser = argparse.ArgumentParser(description="benchmark metrics of a run (infvideo score)")
@@ -121,13 +134,14 @@ def accuracy_main(argv: list[str] | None = None) -> int:
     run_dir = _run_dir(args.input_path)
     benchmark = load_run_config(run_dir).data.benchmark
     if args.dataset and args.dataset.replace("videomme", "video_mme") != benchmark:
-        raise SystemExit(f"{run_dir} is a {benchmark} run, not {args.dataset}")
+        raise UserError(f"{run_dir} is a {benchmark} run, not {args.dataset}")
     return run_cli(["score", run_dir, *(["--annotations", args.annotations] if args.annotations else [])])
 
 
 EGOSCHEMA_SERVER = "https://validation-server.onrender.com/api/upload/"
 
 
+@entry_point
 def egoschema_submit_main(argv: list[str] | None = None) -> int:
     """validate/egoschema_acc.py: POST {q_uid: option index} to the EgoSchema validation server.
     A run directory is converted first (the reference had no converter from its predictions)."""
@@ -142,7 +156,7 @@ def egoschema_submit_main(argv: list[str] | None = None) -> int:
     if path.is_dir():
         path = path / "egoschema_submission.json"
         if not path.exists():
-            raise SystemExit(f"{path} is missing; run `infvideo score {args.f}` first")
+            raise UserError(f"{path} is missing; run `infvideo score {args.f}` first")
     request = urllib.request.Request(args.url, data=path.read_bytes(), headers={"Content-Type": "application/json"}, method="POST")
     json.loads(path.read_text())  # refuse to send a file that is not JSON
     with urllib.request.urlopen(request, timeout=120) as response:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from infvideo.data.record import QuestionRecord
+from infvideo.errors import UserError
 
 from .config import PredictConfig, load_config
 from .predictions import latest_records, read_records
@@ -35,7 +36,7 @@ METRICS_MARKDOWN = "metrics.md"
 def load_run_config(run_dir: str | Path) -> PredictConfig:
     path = Path(run_dir) / CONFIG
     if not path.exists():
-        raise FileNotFoundError(f"{run_dir}: no {CONFIG}; is this a run directory written by `infvideo predict`?")
+        raise UserError(f"{run_dir}: no {CONFIG}; is this a run directory written by `infvideo predict`?")
     return load_config(path)
 
 
@@ -58,7 +59,7 @@ def load_predictions(run_dir: str | Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         shards = sorted(run_dir.glob("predictions.shard-*-of-*.jsonl"))
         hint = f"; merge its {len(shards)} shard files with `infvideo merge {run_dir}`" if shards else ""
-        raise FileNotFoundError(f"{run_dir}: no {PREDICTIONS}{hint}")
+        raise UserError(f"{run_dir}: no {PREDICTIONS}{hint}")
     return latest_records(path)  # the last line of an id wins (a retried error)
 
 

@@ -67,13 +67,13 @@ def expand_sweep(path: str | Path, extra_overrides: list[str] | None = None) -> 
     settings += [dict(run) for run in spec.get("runs") or []]
     if not settings:
         raise UserError(f"{path}: a sweep needs a grid or a list of runs")
-    runs, seen, problems = [], set(), []
+    runs, seen, problems = [], set(), {}  # message -> the settings that have it
     for setting in settings:
         try:
             config = load_config(bases, common + _dotlist(setting))
             validate_config(config)
         except UserError as error:
-            problems.append(f"{json.dumps(setting)}: {error}")
+            problems.setdefault(str(error), []).append(json.dumps(setting))
             continue
         if not config.run.token_cache:
             config.run.token_cache = str(Path(config.run.output_dir) / "tokens")
@@ -82,7 +82,9 @@ def expand_sweep(path: str | Path, extra_overrides: list[str] | None = None) -> 
             seen.add(run.directory)
             runs.append(run)
     if problems:  # every grid point is checked before the first run starts
-        raise UserError(f"{path}: {len(problems)} of {len(settings)} runs are invalid: " + " | ".join(problems))
+        invalid = sum(len(where) for where in problems.values())
+        said = [f"{message} (in {'every run' if len(where) == len(settings) else ', '.join(where)})" for message, where in problems.items()]
+        raise UserError(f"{path}: {invalid} of {len(settings)} runs are invalid: " + " | ".join(said))
     return runs
 
 

@@ -66,7 +66,7 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, records: Sequence[Qu
     predictions = load_predictions(run_dir) if predictions is None else predictions
     questions = [record for record in records if record.dataset in OPEN_ENDED and record.answer_text is not None]
     if not questions:
-        raise ValueError(f"{run_dir}: no open-ended questions ({', '.join(OPEN_ENDED)} with reference answers) to judge")
+        raise UserError(f"{run_dir}: no open-ended questions ({', '.join(OPEN_ENDED)} with reference answers) to judge; a multiple-choice run is scored with `infvideo match` then `infvideo score`")
     path = Path(run_dir) / JUDGMENTS
     previous = {(str(line.get("id")), line.get("metric")): line for line in read_jsonl(path)}
     tasks = [(record, metric) for record in questions for metric in settings.metrics]

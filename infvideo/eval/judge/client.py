@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infvideo.errors import UserError
+
 from ..api_keys import LOCAL_PLACEHOLDER, api_key_from_environment
 from ..predictions import prediction_sha256
 from .cache import JudgeCache, cache_folder, cache_key, default_cache_dir
@@ -47,9 +49,9 @@ class JudgeSettings:
         self.metrics = tuple(check_metric(metric) for metric in self.metrics)
         for name in ("max_retries", "reasks", "max_consecutive_connection_errors"):
             if getattr(self, name) < 0:
-                raise ValueError(f"JudgeSettings.{name} must be >= 0")
+                raise UserError(f"JudgeSettings.{name} must be >= 0")
         if self.concurrency < 1:
-            raise ValueError("JudgeSettings.concurrency must be >= 1")
+            raise UserError("JudgeSettings.concurrency must be >= 1")
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters sent with every request (and part of the cache key)."""

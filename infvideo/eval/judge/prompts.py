@@ -18,6 +18,8 @@ The TU and CO prompts of the reference are defined there but never run; they are
 
 from __future__ import annotations
 
+from infvideo.errors import UserError
+
 METRICS = ("GEN", "CI", "DO", "CU")
 
 _SYSTEM = {
@@ -108,7 +110,7 @@ _REASK = {
 
 def check_metric(metric: str) -> str:
     if metric not in METRICS:
-        raise ValueError(f"unknown judge metric {metric!r}; expected one of {', '.join(METRICS)}")
+        raise UserError(f"unknown judge metric {metric!r}; expected one of {', '.join(METRICS)}")
     return metric
 
 

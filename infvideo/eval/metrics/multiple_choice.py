@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from infvideo.data.record import QuestionRecord
+from infvideo.errors import UserError
 
 from .cells import Breakdown, ChoiceCell, as_dicts, tally
 
@@ -55,7 +56,7 @@ def _protocol(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, 
 def _choice_metrics(records: Sequence[QuestionRecord], letters: Letters, breakdowns: Mapping[str, Breakdown]) -> dict[str, Any]:
     for record in records:
         if record.answer is None:
-            raise ValueError(f"question {record.id!r} ({record.dataset}) has no answer in the annotations; it cannot be scored")
+            raise UserError(f"question {record.id!r} ({record.dataset}) has no answer in the annotations; it cannot be scored")
 
     def add(cell: ChoiceCell, record: QuestionRecord) -> None:
         letter = usable_letter(record, letters.get(record.id))
@@ -68,7 +69,7 @@ def _choice_metrics(records: Sequence[QuestionRecord], letters: Letters, breakdo
 def nextqa_type(record: QuestionRecord) -> str:
     qtype = NEXTQA_MERGED.get(record.question_type or "", record.question_type)
     if qtype not in NEXTQA_TYPES:
-        raise ValueError(f"NExT-QA question {record.id!r} has type {record.question_type!r}; expected one of {', '.join(NEXTQA_TYPES)} or TP")
+        raise UserError(f"NExT-QA question {record.id!r} has type {record.question_type!r}; expected one of {', '.join(NEXTQA_TYPES)} or TP")
     return qtype
 
 

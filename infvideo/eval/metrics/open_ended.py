@@ -21,6 +21,7 @@ import math
 from typing import Any, Collection, Iterable, Mapping, Sequence
 
 from infvideo.data.record import QuestionRecord
+from infvideo.errors import UserError
 
 from ..judge.batch import NO_PREDICTION  # the error of a line written without asking the judge
 from .cells import JUDGE_METRICS, Breakdown, JudgedCell, as_dicts, tally
@@ -49,9 +50,9 @@ def index_judgments(judgments: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
     for line in judgments:
         key = (str(line.get("id")), line.get("metric"))
         if key[1] not in JUDGE_METRICS:
-            raise ValueError(f"judgment for question {key[0]!r} has metric {key[1]!r}; expected one of {', '.join(JUDGE_METRICS)}")
+            raise UserError(f"judgment for question {key[0]!r} has metric {key[1]!r}; expected one of {', '.join(JUDGE_METRICS)}")
         if key in indexed:
-            raise ValueError(f"two judgments for question {key[0]!r}, metric {key[1]}; judgments.jsonl should hold one line per pair")
+            raise UserError(f"two judgments for question {key[0]!r}, metric {key[1]}; judgments.jsonl should hold one line per pair")
         indexed[key] = line
     return indexed
 

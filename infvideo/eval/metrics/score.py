@@ -49,7 +49,7 @@ Predictions = Mapping[str, Mapping[str, Any]]
 def _benchmark_of(records: Sequence[QuestionRecord]) -> str:
     datasets = sorted({record.dataset for record in records})
     if len(datasets) != 1:
-        raise ValueError(f"records to score must come from one benchmark, got {datasets or 'no records'}")
+        raise UserError(f"records to score must come from one benchmark, got {datasets or 'no records'}")
     return datasets[0]
 
 
