@@ -66,6 +66,20 @@ class RunSettings:
 
 
 @dataclass
+class ProtocolSettings:
+    """How answers become numbers after ``predict``: read by ``match``, ``judge`` and ``score`` from the
+    run's config.yaml (their flags override) and recorded in ``metrics.json``. Not part of the run's
+    identity: the same predictions can be scored under either protocol. ``eval_configs/protocol/paper.yaml``
+    sets the reference's protocol (docs/protocol.md lists every difference and its effect)."""
+
+    scoring: str = "lenient"  # lenient | reference: VideoChat2's answers by the reference scripts' own checks
+    embedding_fallback: bool = False  # VideoChat2: an answer with no parsable letter goes to the nearest option (else invalid)
+    matcher: str = "minilm"  # free-text answers (Video-LLaMA): minilm (offline) | openai:<model> (OPENAI_BASE_URL, OPENAI_API_KEY)
+    match_first_four: bool = False  # only options A-D, as the reference's matcher (an answer E is then unreachable)
+    judge_score: str = "keep"  # keep | truncate: the judge's 0-5 score as given, or int() as the reference does
+
+
+@dataclass
 class PredictConfig:
     model: ModelSettings = field(default_factory=ModelSettings)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
@@ -73,6 +87,7 @@ class PredictConfig:
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     data: DataSettings = field(default_factory=DataSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
 
 
 # Command-line flags -> config fields: the reference scripts' flags under their own names, and the
@@ -148,10 +163,12 @@ def to_yaml(config: PredictConfig) -> str:
 def identity(config: PredictConfig) -> dict[str, Any]:
     """Everything that can change an answer, and nothing about where files sit: settings as they are,
     the annotation and checkpoint files by content (``fingerprints``), not by path. Output places,
-    the shard, the token cache, ``data.limit``, the error policy and the video folder are left out,
+    the shard, the token cache, ``data.limit``, the error policy, the video folder and the scoring
+    ``protocol`` are left out,
     so staging data or checkpoints elsewhere resumes the same run. ``config.yaml`` records the paths."""
     data = OmegaConf.to_container(OmegaConf.structured(config))
     data["run"] = {"seed": data["run"]["seed"]}
+    del data["protocol"]  # scoring, not answering
     for name in ("limit", "on_error", "video_folder", "video_pattern"):
         data["data"].pop(name, None)
     for name in ("annotations", "answers"):

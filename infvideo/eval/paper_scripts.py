@@ -63,7 +63,9 @@ def inference_config(model: str, benchmark: str, argv: list[str] | None = None):
     from infvideo.cli import flag_values
     from infvideo.eval.config import load_config
 
-    files = [_config_file(model, benchmark), *(args.config or []), *([args.cfg_path] if args.cfg_path else [])]
+    # The reference's scripts scored their runs the reference's way: so do these (later files may override).
+    files = [_config_file(model, benchmark), CONFIGS / "protocol" / "paper.yaml", *(args.config or []),
+             *([args.cfg_path] if args.cfg_path else [])]
     overrides = list(args.overrides) + list(args.options)
     if args.task == "video_llama" or args.baseline:
         overrides.append("model.alpha=1.0")

@@ -12,20 +12,22 @@ from pathlib import Path
 
 from infvideo.errors import UserError
 
-from .config import PredictConfig
+from .config import PredictConfig, ProtocolSettings
 
 MODELS = ("video_llama", "videochat2")
 PRESETS = ("tiny", "full")
 BENCHMARKS = ("nextqa", "nextoe", "egoschema", "moviechat", "video_mme")
 DECODERS = ("auto", "decord", "pyav")
 MOVIECHAT_MODES = ("global", "breakpoint")
+SCORING_RULES = ("lenient", "reference")
+JUDGE_SCORES = ("keep", "truncate")
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def validate_config(config: PredictConfig, data: bool = True) -> None:
     """Raise one ``UserError`` naming every setting that cannot work, or return. ``data=False`` skips
     the annotation and video paths (for callers that hand the questions over themselves)."""
-    problems = _settings_problems(config) + (_data_problems(config) if data else [])
+    problems = _settings_problems(config) + protocol_problems(config.protocol) + (_data_problems(config) if data else [])
     if config.model.preset == "full":
         problems += _checkpoint_problems(config)
     if problems:
@@ -72,6 +74,19 @@ def _settings_problems(config: PredictConfig) -> list[str]:
         problems.append("generation.max_new_tokens and generation.num_beams must be at least 1")
     if generation.do_sample and generation.temperature <= 0:
         problems.append(f"generation.temperature={generation.temperature} must be positive when sampling")
+    return problems
+
+
+def protocol_problems(protocol: ProtocolSettings) -> list[str]:
+    """The scoring protocol's values (``match``, ``judge`` and ``score`` check them again, since a user
+    may edit a run's config.yaml or pass flags)."""
+    problems = []
+    if protocol.scoring not in SCORING_RULES:
+        problems.append(f"protocol.scoring={protocol.scoring!r} is not one of {', '.join(SCORING_RULES)}")
+    if protocol.judge_score not in JUDGE_SCORES:
+        problems.append(f"protocol.judge_score={protocol.judge_score!r} is not one of {', '.join(JUDGE_SCORES)}")
+    if protocol.matcher != "minilm" and not (protocol.matcher.startswith("openai:") and len(protocol.matcher) > len("openai:")):
+        problems.append(f"protocol.matcher={protocol.matcher!r} is not minilm or openai:<model>")
     return problems
 
 

@@ -19,6 +19,7 @@ for benchmark in "$@"; do
     status=0
     # shellcheck disable=SC2086  # INFVIDEO_OVERRIDES is a list of dotlist words
     run_dir=$($INFVIDEO predict --config "eval_configs/$model/$benchmark.yaml" --config "eval_configs/memory/$memory.yaml" \
+      --config eval_configs/protocol/paper.yaml \
       "run.seed=$seed" ${INFVIDEO_OVERRIDES:-} | tail -n 1) || status=$?
     if [[ $status -eq 3 ]]; then
       echo "warning: $run_dir has questions with error lines (counted wrong); see predict's summary above" >&2
