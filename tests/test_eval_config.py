@@ -34,3 +34,11 @@ def test_run_name_reads_like_the_reference_and_hash_ignores_where_outputs_go():
 def test_environment_record():
     env = environment()
     assert env["packages"]["torch"] and env["python"].startswith("3.")
+
+
+def test_an_all_frames_run_is_named_and_hashed_without_the_chunk_count_it_ignores():
+    eight = load_config(overrides=["sampling.rule=all_frames", "sampling.num_chunks=8", "sampling.frames_per_chunk=256"])
+    four = load_config(overrides=["sampling.rule=all_frames", "sampling.num_chunks=4", "sampling.frames_per_chunk=256"])
+    assert "nframes_256_nchunks_all" in run_name(eight) and run_name(eight) == run_name(four)
+    sampled = load_config(overrides=["sampling.num_chunks=4"])
+    assert "nchunks_4" in run_name(sampled) and config_hash(sampled) != config_hash(load_config(overrides=["sampling.num_chunks=8"]))

@@ -38,8 +38,8 @@ class ModelSettings:
 @dataclass
 class SamplingSettings:
     frames_per_chunk: int = 16  # --max_int
-    num_chunks: int = 8  # --num_samples: frames read = frames_per_chunk · num_chunks
-    rule: str = "segment_centres"  # a rule of infvideo.video.indices.RULES
+    num_chunks: int = 8  # --num_samples: frames read = frames_per_chunk · num_chunks; not read by all_frames
+    rule: str = "segment_centres"  # a rule of infvideo.video.indices.RULES; all_frames: every frame, chunks of frames_per_chunk
     backend: str = "auto"  # auto | decord | pyav
     image_size: int | None = None  # None: the model's own input size
 
@@ -173,6 +173,8 @@ def identity(config: PredictConfig) -> dict[str, Any]:
         data["data"].pop(name, None)
     for name in ("annotations", "answers"):
         data["data"][name] = fingerprint(data["data"][name]) if data["data"][name] else ""
+    if not _reads_num_chunks(config):
+        data["sampling"]["num_chunks"] = None  # a rule that takes every frame decides the count itself
     data["model"]["checkpoints"] = {role: fingerprint(path) for role, path in sorted(data["model"]["checkpoints"].items())}
     return data
 
@@ -182,10 +184,18 @@ def config_hash(config: PredictConfig, length: int = 8) -> str:
     return hashlib.sha256(json.dumps(identity(config), sort_keys=True).encode()).hexdigest()[:length]
 
 
+def _reads_num_chunks(config: PredictConfig) -> bool:
+    from infvideo.video.indices import RULES
+
+    rule = RULES.get(config.sampling.rule)
+    return rule is None or rule.reads_num_chunks
+
+
 def run_name(config: PredictConfig) -> str:
     """The reference's naming, generalised: what matters for a sweep is readable, the rest is hashed."""
     sampling, memory = config.sampling, config.memory
-    parts = [config.model.name, f"nframes_{sampling.frames_per_chunk}", f"nchunks_{sampling.num_chunks}"]
+    chunks = sampling.num_chunks if _reads_num_chunks(config) else "all"
+    parts = [config.model.name, f"nframes_{sampling.frames_per_chunk}", f"nchunks_{chunks}"]
     if memory.kind == "continuous" and config.model.alpha < 1:
         parts += [f"nbasis_{memory.num_basis}", "sticky" if memory.sticky else "uniform", f"tau_{memory.tau:g}"]
     elif config.model.alpha < 1:

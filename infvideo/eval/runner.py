@@ -23,7 +23,7 @@ from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 from infvideo.video.indices import RULES
 from infvideo.video.source import open_video
-from infvideo.video.stream import iter_index_chunks, split_like_torch_chunk
+from infvideo.video.stream import iter_index_chunks
 
 from .backends import Backend, build_backend
 from .config import PredictConfig, run_name, to_yaml
@@ -55,21 +55,28 @@ def read_records(config: PredictConfig) -> list[QuestionRecord]:
 
 
 def sample_chunks(config: PredictConfig, num_frames: int) -> list[list[int]]:
-    """The sampled frame indices of one video, split into the configured chunks."""
+    """The frame indices of one video, in the chunks the memory reads: the rule picks the frames and
+    cuts them as its reference script does (``all_frames``: every frame, chunks of frames_per_chunk)."""
     sampling = config.sampling
     if sampling.rule not in RULES:
         raise ValueError(f"unknown frame rule {sampling.rule!r}; expected one of {sorted(RULES)}")
-    indices = RULES[sampling.rule](num_frames, sampling.frames_per_chunk * sampling.num_chunks)
-    return split_like_torch_chunk(indices, sampling.num_chunks)
+    return RULES[sampling.rule].chunks(num_frames, sampling.frames_per_chunk, sampling.num_chunks)
 
 
 def encode_video(config: PredictConfig, backend: Backend, record: QuestionRecord, cache: TokenCache | None) -> list[torch.Tensor]:
-    """Frame tokens per chunk for the video of ``record`` (up to its breakpoint in breakpoint mode)."""
+    """Frame tokens per chunk for the video of ``record`` (up to its breakpoint in breakpoint mode).
+
+    Frames are decoded one chunk at a time and encoded before the next chunk is read, so pixel memory
+    stays one chunk however long the video (``all_frames`` reads every frame); the tokens are kept."""
+    sampling = config.sampling
     limit = record.time + 1 if record.mode == "breakpoint" and record.time is not None else None
-    key = {"video": record.video_path, "limit": limit, "sampling": [config.sampling.rule, config.sampling.frames_per_chunk, config.sampling.num_chunks]}
+    rule = RULES.get(sampling.rule)
+    # A rule that does not read num_chunks (all_frames) leaves it out, so such runs share their tokens.
+    num_chunks = sampling.num_chunks if rule is None or rule.reads_num_chunks else None
+    key = {"video": record.video_path, "limit": limit, "sampling": [sampling.rule, sampling.frames_per_chunk, num_chunks]}
     if cache is not None and (cached := cache.load(key)) is not None:
         return cached
-    with open_video(record.video_path, config.sampling.backend) as source:
+    with open_video(record.video_path, sampling.backend) as source:
         num_frames = source.metadata.num_frames if limit is None else min(limit, source.metadata.num_frames)
         chunks = sample_chunks(config, num_frames)
         tokens = []

@@ -1,13 +1,21 @@
-"""Which frames to read: the reference's frame-index rules as named functions (reference-spec §4).
+"""Which frames to read, and in which chunks: the reference's frame-index rules by name (``RULES``).
 
-Every rule returns exactly the requested number of indices (the reference's ``np.arange`` rule can
-return one more; its exact-count replacement is ``frame_indices_uniform``). ``numpy.round`` rounds
-halves to even, as the reference does.
+A rule picks frame indices from a video of F frames and knows how its reference script cuts them into
+the chunks the memory reads (``FrameRule.chunks``). The sampling rules return exactly the requested
+number of indices (the reference's ``np.arange`` rule can return one more; its exact-count
+replacement is ``frame_indices_uniform``); ``all_frames`` returns every frame whatever the count.
+``numpy.round`` rounds halves to even, as the reference does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
+
+from infvideo.video.stream import split_like_torch_chunk, split_like_torch_split
 
 
 def _check(num_frames: int, count: int) -> None:
@@ -27,8 +35,8 @@ def frame_indices_uniform(num_frames: int, count: int) -> list[int]:
 
 
 def frame_indices_arange(num_frames: int, count: int) -> list[int]:
-    """Video-LLaMA ``load_video``: ``arange(0, F, F/T)`` truncated, T capped at F. Float rounding can
-    give T + 1 indices (quirk #22); kept only for reference compatibility."""
+    """Video-LLaMA ``load_video``: ``arange(0, F, F/T)`` truncated, T capped at F. The float step can
+    give T + 1 indices for some lengths; kept only for reference compatibility."""
     _check(num_frames, count)
     count = min(count, num_frames)
     return np.arange(0, num_frames, num_frames / count).astype(int).tolist()
@@ -61,9 +69,48 @@ def frame_indices_segment_midpoints(
     return [int(start_index + seg / 2 + np.round(seg * k)) for k in range(count)]
 
 
+def frame_indices_all(num_frames: int, count: int | None = None) -> list[int]:
+    """Every frame 0..F−1: the reference's Video-LLaMA NExT-QA / NExT-OE scripts split the whole frame
+    tensor they load per video. ``count`` is not read (the video's length decides how many frames,
+    hence how many chunks). The code that wrote those tensors is not in the reference repository; had
+    it been ``inference.py``'s (``load_video(n_frms=max_int · n_samples)``, capped at the video's
+    length) the tensors would hold every frame only up to 2048 frames, and 2048 sampled ones beyond."""
+    _check(num_frames, 1)
+    return list(range(num_frames))
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """A frame-index rule and the way its reference script cuts the picked frames into chunks.
+
+    * ``"count"``: pick T = frames_per_chunk · num_chunks frames, cut them with
+      ``torch.chunk(frames, num_chunks)`` (the sampled-frame scripts);
+    * ``"size"``: pick every frame, cut them with ``torch.split(frames, frames_per_chunk)`` —
+      consecutive chunks of frames_per_chunk, the last one shorter and kept as it is, and as many
+      chunks as the video needs (num_chunks is not read).
+    """
+
+    pick: Callable[..., list[int]]
+    chunking: Literal["count", "size"] = "count"
+
+    def __call__(self, num_frames: int, count: int, **options) -> list[int]:
+        return self.pick(num_frames, count, **options)
+
+    @property
+    def reads_num_chunks(self) -> bool:
+        return self.chunking == "count"
+
+    def chunks(self, num_frames: int, frames_per_chunk: int, num_chunks: int) -> list[list[int]]:
+        """The frame indices of a video of ``num_frames`` frames, in the chunks the memory reads in order."""
+        if self.chunking == "size":
+            return split_like_torch_split(self.pick(num_frames, num_frames), frames_per_chunk)
+        return split_like_torch_chunk(self.pick(num_frames, frames_per_chunk * num_chunks), num_chunks)
+
+
 RULES = {
-    "uniform": frame_indices_uniform,
-    "arange": frame_indices_arange,
-    "segment_centres": frame_indices_segment_centres,
-    "segment_midpoints": frame_indices_segment_midpoints,
+    "uniform": FrameRule(frame_indices_uniform),
+    "arange": FrameRule(frame_indices_arange),
+    "segment_centres": FrameRule(frame_indices_segment_centres),
+    "segment_midpoints": FrameRule(frame_indices_segment_midpoints),
+    "all_frames": FrameRule(frame_indices_all, chunking="size"),
 }

@@ -5,17 +5,22 @@ The two ways the reference cuts T sampled frames into chunks, as index lists:
   Video-LLaMA EgoSchema-full / Video-MME scripts): every chunk has ``ceil(T / n)`` frames except a
   shorter last one, so there can be *fewer* than n chunks (T=6, n=4 → 2, 2, 2);
 * ``split_like_torch_split(indices, size)`` — ``torch.split(frames, max_int)`` (Video-LLaMA
-  NExT-QA / MovieChat): consecutive chunks of ``size``, the last shorter.
+  NExT-QA / NExT-OE / MovieChat, on every frame the video holds): consecutive chunks of ``size``, the
+  last shorter.
+
+Which split a run uses is its frame rule's (``indices.FrameRule.chunks``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from infvideo.video.source import VideoSource
+if TYPE_CHECKING:  # the splits are used by ``indices``, which must not pull in a decoder (PyAV)
+    from infvideo.video.source import VideoSource
 
 
 def split_like_torch_chunk(indices: Sequence[int] | np.ndarray, num_chunks: int) -> list[list[int]]:
