@@ -82,7 +82,7 @@ def test_video_mme_invalid_answers_stay_in_every_denominator():
     assert metrics["breakdowns"]["task"] == {"Counting": cell(2, 3, 1), "OCR": cell(0, 2, 1), "unknown": cell(1, 1, 0)}
     for entries in metrics["breakdowns"].values():  # every breakdown adds up to overall
         assert sum(c["correct"] for c in entries.values()) == 3 and sum(c["total"] for c in entries.values()) == 6
-    assert metrics["protocol"] == {"questions": 6, "missing": 0, "no_letter": 1, "out_of_range": 1}
+    assert metrics["protocol"] == {"questions": 6, "missing": 0, "no_letter": 1, "out_of_range": 1, "duration_accuracy_over": "all questions"}
 
 
 def test_video_mme_only_the_breakdowns_the_annotations_carry():

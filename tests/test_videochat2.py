@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from transformers import BertTokenizer, InstructBlipQFormerModel, MistralConfig, MistralForCausalLM
 from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding_table as _loop_table
 
+from infvideo.eval.metrics.reference_rules import video_mme_letter
 from infvideo.memory import MemoryConfig
 from infvideo.models import umt, videochat2
 from infvideo.models.base import GenerationSettings
@@ -22,7 +23,6 @@ from infvideo.models.prompts_videochat2 import (
     parse_option_letter,
     segment_token_ids,
     split_prompt,
-    video_mme_letter_compat,
     video_mme_prompt,
 )
 from infvideo.models.tokenizers import tiny_llama_tokenizer
@@ -312,8 +312,8 @@ def test_video_mme_prompt_matches_the_reference_character_for_character():
         "Options:\n(A) Red\n(B) Blue\n(C) Green\n(D) Black\nOnly give the best option. [/INST] Best option:("
     )
     assert mme.instruction == SYSTEM
-    assert video_mme_letter_compat(mme.clean("B) Blue</s>")) == "B"
-    assert video_mme_letter_compat(mme.clean("")) == ""
+    assert video_mme_letter(mme.clean("B) Blue</s>")) == "B"
+    assert video_mme_letter(mme.clean("")) == ""
 
 
 def test_moviechat_prompt_matches_the_reference_character_for_character():

@@ -1,5 +1,5 @@
 """VideoChat2 (Mistral) prompts and answer parsing, character for character as the reference's
-``eval_code/run_*_mistral.py`` scripts build them (reference-spec §3.4).
+``eval_code/run_*_mistral.py`` scripts build them (the VideoChat2 scripts of deep-spin/Infinite-Video).
 
 A prompt is the system string (which is also the Q-former's instruction) followed by the Mistral
 conversation ``[INST] <Video><VideoHere></Video> [/INST] [INST] {user} [/INST]`` and, for the
@@ -149,9 +149,3 @@ def parse_option_letter(text: str, letters: str = "ABCDE") -> str | None:
             if match.group(1) in allowed:
                 return match.group(1)
     return None
-
-
-def video_mme_letter_compat(cleaned: str) -> str:
-    """The Video-MME script's rule: the 2nd character of "(" + first line (empty where the script would
-    raise IndexError on an empty answer)."""
-    return cleaned[1] if len(cleaned) > 1 else ""

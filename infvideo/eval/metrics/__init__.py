@@ -1,7 +1,9 @@
 """The scoring stage (``infvideo score``): accuracies and judged scores of a run, as metrics.json.
 
-Pure functions on records and letters/judgments (multiple_choice, open_ended), the cells they
-fill (cells), the markdown table (tables), and ``score_run`` which reads and writes a run directory.
+Pure functions on records and letters/judgments (multiple_choice, open_ended), the reference
+scripts' own checks of VideoChat2's answer text (reference_rules, for ``protocol.scoring:
+reference``), the cells they fill (cells), the markdown table (tables), and ``score_run`` which
+reads and writes a run directory.
 """
 
 from .multiple_choice import egoschema_metrics, egoschema_submission, nextqa_metrics, video_mme_metrics

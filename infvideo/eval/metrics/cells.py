@@ -17,7 +17,7 @@ UNKNOWN = "unknown"  # the breakdown entry of a record that lacks the breakdown'
 UNITS = {"accuracy": "percent", "score": "mean judge score, 0-5 (also CI, DO, CU)"}
 
 
-def _percent(part: int, whole: int) -> float | None:
+def percent(part: int, whole: int) -> float | None:
     return 100 * part / whole if whole else None
 
 
@@ -35,7 +35,7 @@ class ChoiceCell:
         self.invalid += bool(invalid)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accuracy": _percent(self.correct, self.total), "correct": self.correct, "total": self.total, "invalid": self.invalid}
+        return {"accuracy": percent(self.correct, self.total), "correct": self.correct, "total": self.total, "invalid": self.invalid}
 
 
 @dataclass
@@ -69,7 +69,7 @@ class JudgedCell:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "accuracy": _percent(self.yes, self.yes + self.no), "yes": self.yes, "no": self.no,
+            "accuracy": percent(self.yes, self.yes + self.no), "yes": self.yes, "no": self.no,
             "score": self._mean("GEN"), "CI": self._mean("CI"), "DO": self._mean("DO"), "CU": self._mean("CU"),
             "judged": self.judged, "unjudged": self.total - self.judged, "total": self.total,
         }

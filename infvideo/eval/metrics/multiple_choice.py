@@ -1,26 +1,33 @@
-"""Multiple-choice accuracy (NExT-QA, EgoSchema, Video-MME) from records and matched letters.
+"""Multiple-choice accuracy (NExT-QA, EgoSchema, Video-MME) from records and per-question verdicts.
 
 Every function takes the questions to score and ``letters`` = ``{question id: "A".."E" | None}``
-(from ``matches.jsonl``) and returns ``{"protocol", "overall", "breakdowns"}`` (see cells.py).
+(from ``matches.jsonl``), or ``verdicts`` = ``{question id: Verdict}`` made by another rule (the
+reference scripts' checks of VideoChat2's answer text, ``reference_rules``), and returns
+``{"protocol", "overall", "breakdowns"}`` (see cells.py).
 
-Denominators follow the reference's ``run_eval.py``: a question without a usable letter is wrong
-and stays in the denominator. "Without a usable letter" means any of: the matcher gave None (error
-line, empty answer), the letter is outside the question's options ("E" on a four-option question),
-or the id is missing from ``letters`` altogether (counted again in ``protocol["missing"]``: a
-question the run never predicted, since ``score_run`` refuses a matches.jsonl that does not cover
-the predictions). Unlike the reference's Video-MME script, whose per-duration accuracy divided by
-the valid answers only, every breakdown here uses the same rule as the overall number, so
-breakdowns add up to overall.
+Denominators follow the reference's ``run_eval.py``: a question without a usable answer is wrong
+and stays in the denominator. With letters, "without a usable answer" (invalid) means any of: the
+matcher gave None (error line, empty answer), the letter is outside the question's options ("E" on a
+four-option question), or the id is missing from ``letters`` altogether (counted again in
+``protocol["missing"]``: a question the run never predicted, since ``score_run`` refuses a
+matches.jsonl that does not cover the predictions).
+
+Breakdowns use the same rule as the overall number, so they add up to overall -- except that
+``video_mme_metrics(..., duration_over="valid")`` divides each duration by its valid answers only,
+as the reference's Video-MME scoring does (infty-Video-LLaMA/eval_code/validate/run_eval.py,
+``eval_qa_videomme``, lines 40-46; its overall number divides by every question). Reference scoring
+of a Video-LLaMA run asks for it; the default keeps durations consistent with overall.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 
-from .cells import Breakdown, ChoiceCell, as_dicts, tally
+from .cells import Breakdown, ChoiceCell, as_dicts, percent, tally
 
 LETTERS = "ABCDEFGH"
 Letters = Mapping[str, "str | None"]
@@ -33,9 +40,23 @@ NEXTQA_MERGED = {"TP": "TN"}
 NEXTQA_GROUPS = ("C", "T", "D")
 DURATIONS = ("short", "medium", "long")  # Video-MME's duration categories, shortest first
 
+DURATION_OVER = {"all": "all questions", "valid": "valid answers"}  # video_mme_metrics' duration_over
+
 # An EgoSchema question that got no usable letter; the reference's run_eval.py uses the same marker
 # (prediction == -1: invalid, still in the denominator). The server simply finds it wrong.
 EGOSCHEMA_INVALID = -1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One question's outcome: right or not, and whether it had a usable answer at all (an invalid
+    answer is wrong; it is counted in the cells' ``invalid`` and left out of a valid-only denominator)."""
+
+    correct: bool
+    invalid: bool
+
+
+Verdicts = Mapping[str, Verdict]
 
 
 def usable_letter(record: QuestionRecord, letter: Any) -> str | None:
@@ -43,6 +64,15 @@ def usable_letter(record: QuestionRecord, letter: Any) -> str | None:
     if isinstance(letter, str) and letter in LETTERS[: len(record.options)]:
         return letter
     return None
+
+
+def letter_verdicts(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, Verdict]:
+    """The default rule: right when the usable letter is the answer's; no usable letter is invalid."""
+    verdicts = {}
+    for record in records:
+        letter = usable_letter(record, letters.get(record.id))
+        verdicts[record.id] = Verdict(correct=letter is not None and letter == record.answer_letter, invalid=letter is None)
+    return verdicts
 
 
 def _protocol(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, Any]:
@@ -53,17 +83,35 @@ def _protocol(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, 
     return {"questions": len(records), "missing": missing, "no_letter": no_letter, "out_of_range": out_of_range}
 
 
-def _choice_metrics(records: Sequence[QuestionRecord], letters: Letters, breakdowns: Mapping[str, Breakdown]) -> dict[str, Any]:
+def _verdict_protocol(records: Sequence[QuestionRecord], verdicts: Verdicts) -> dict[str, Any]:
+    """Counts for verdicts given directly: no letters to count, only the answers that were not usable."""
+    invalid = sum(record.id not in verdicts or verdicts[record.id].invalid for record in records)
+    return {"questions": len(records), "no_answer": invalid}
+
+
+def _choice_metrics(records: Sequence[QuestionRecord], letters: Letters | None, breakdowns: Mapping[str, Breakdown],
+                    verdicts: Verdicts | None = None, valid_only: Sequence[str] = ()) -> dict[str, Any]:
+    """``valid_only``: the breakdowns whose accuracy divides by the valid answers only."""
     for record in records:
         if record.answer is None:
             raise UserError(f"question {record.id!r} ({record.dataset}) has no answer in the annotations; it cannot be scored")
+    if verdicts is None:
+        protocol = _protocol(records, letters or {})
+        verdicts = letter_verdicts(records, letters or {})
+    else:
+        protocol = _verdict_protocol(records, verdicts)
+    unanswered = Verdict(correct=False, invalid=True)  # a question the verdicts do not cover was never answered
 
     def add(cell: ChoiceCell, record: QuestionRecord) -> None:
-        letter = usable_letter(record, letters.get(record.id))
-        cell.add(correct=letter is not None and letter == record.answer_letter, invalid=letter is None)
+        verdict = verdicts.get(record.id, unanswered)
+        cell.add(correct=verdict.correct, invalid=verdict.invalid)
 
     overall, tables = tally(records, ChoiceCell, add, breakdowns)
-    return {"protocol": _protocol(records, letters), **as_dicts(overall, tables)}
+    metrics = {"protocol": protocol, **as_dicts(overall, tables)}
+    for name in valid_only:
+        for entry in metrics["breakdowns"].get(name, {}).values():
+            entry["accuracy"] = percent(entry["correct"], entry["total"] - entry["invalid"])
+    return metrics
 
 
 def nextqa_type(record: QuestionRecord) -> str:
@@ -73,17 +121,17 @@ def nextqa_type(record: QuestionRecord) -> str:
     return qtype
 
 
-def nextqa_metrics(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, Any]:
+def nextqa_metrics(records: Sequence[QuestionRecord], letters: Letters | None, *, verdicts: Verdicts | None = None) -> dict[str, Any]:
     """Overall, per type (TP counted as TN) and per group (C, T, D). NExT-QA always has answers."""
     for record in records:
         nextqa_type(record)  # an unknown type is an error before anything is counted
     return _choice_metrics(records, letters, {
         "type": Breakdown(nextqa_type, NEXTQA_TYPES),
         "group": Breakdown(lambda record: nextqa_type(record)[0], NEXTQA_GROUPS),
-    })
+    }, verdicts)
 
 
-def egoschema_metrics(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, Any]:
+def egoschema_metrics(records: Sequence[QuestionRecord], letters: Letters | None, *, verdicts: Verdicts | None = None) -> dict[str, Any]:
     """Accuracy over the questions that have an answer (the public 500-question subset).
 
     A full-set run has no answers: overall total 0 and accuracy None, and the score comes from the
@@ -91,9 +139,10 @@ def egoschema_metrics(records: Sequence[QuestionRecord], letters: Letters) -> di
     ``protocol["unanswered_in_annotations"]``.
     """
     answered = [record for record in records if record.answer is not None]
-    metrics = _choice_metrics(answered, letters, {})
-    # The letter counts cover every question: on the full set they are what the submission holds.
-    metrics["protocol"] = {**_protocol(records, letters), "unanswered_in_annotations": len(records) - len(answered)}
+    metrics = _choice_metrics(answered, letters, {}, verdicts)
+    if verdicts is None:  # the letter counts cover every question: on the full set they are what the submission holds
+        metrics["protocol"] = _protocol(records, letters or {})
+    metrics["protocol"]["unanswered_in_annotations"] = len(records) - len(answered)
     return metrics
 
 
@@ -108,10 +157,18 @@ def egoschema_submission(records: Sequence[QuestionRecord], letters: Letters) ->
     return submission
 
 
-def video_mme_metrics(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, Any]:
-    """Overall and, where the annotations give them, per duration, domain and task type."""
-    return _choice_metrics(records, letters, {
+def video_mme_metrics(records: Sequence[QuestionRecord], letters: Letters | None, *, verdicts: Verdicts | None = None,
+                      duration_over: str = "all") -> dict[str, Any]:
+    """Overall and, where the annotations give them, per duration, domain and task type.
+
+    ``duration_over``: "all" (every question of the duration, like overall) or "valid" (its valid
+    answers only, as the reference's run_eval.py; see the module docstring)."""
+    if duration_over not in DURATION_OVER:
+        raise ValueError(f"duration_over={duration_over!r}; expected one of {', '.join(DURATION_OVER)}")
+    metrics = _choice_metrics(records, letters, {
         "duration": Breakdown(lambda record: record.extra.get("duration"), DURATIONS),
         "domain": Breakdown(lambda record: record.extra.get("domain")),
         "task": Breakdown(lambda record: record.question_type),
-    })
+    }, verdicts, valid_only=("duration",) if duration_over == "valid" else ())
+    metrics["protocol"]["duration_accuracy_over"] = DURATION_OVER[duration_over]
+    return metrics

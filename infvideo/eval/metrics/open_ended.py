@@ -12,7 +12,10 @@ metric's score is the mean over the judgments of that metric. Two kinds of gaps 
   ``infvideo judge`` can fill these in later. They are counted in ``protocol["per_metric"]`` and a
   question with any unjudged metric in the cell's ``unjudged`` (``judged + unjudged = total``).
 
-Scores are the judge's numbers as parsed (floats, not the reference's ``int()``).
+Scores are the judge's numbers as parsed (``judge_score="keep"``: a reply of 4.8 counts 4.8), or
+truncated as the reference does (``"truncate"``: ``int(score)``, infty-Video-LLaMA/eval_code/validate/
+run_eval_qa_chatgpt.py lines 203-205), applied here at score time so the same judgments.jsonl can be
+scored either way without asking the judge again.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 
 from ..judge.batch import NO_PREDICTION  # the error of a line written without asking the judge
+from ..validation import JUDGE_SCORES
 from .cells import JUDGE_METRICS, Breakdown, JudgedCell, as_dicts, tally
 
 MODES = ("global", "breakpoint")
 SCORE_RANGE = (0.0, 5.0)  # the prompts ask for an integer 0–5
 
 
-def _usable(line: Mapping[str, Any]) -> tuple[str | None, float] | None:
+def _usable(line: Mapping[str, Any], judge_score: str = "keep") -> tuple[str | None, float] | None:
     """(pred, score) of a line that can be counted, else None (the judge's own parser refuses the
     same things, so a None here means the file was edited or written by something else)."""
     score = line.get("score")
@@ -41,7 +45,8 @@ def _usable(line: Mapping[str, Any]) -> tuple[str | None, float] | None:
     pred = line.get("pred")
     if line.get("metric") == "GEN" and pred not in ("yes", "no"):
         return None
-    return (pred if line.get("metric") == "GEN" else None), float(score)
+    # int() truncates towards zero, which on the 0-5 range is the floor: 4.8 -> 4, as the reference
+    return (pred if line.get("metric") == "GEN" else None), float(int(score) if judge_score == "truncate" else score)
 
 
 def index_judgments(judgments: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -58,7 +63,8 @@ def index_judgments(judgments: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
 
 
 def judged_metrics(
-    records: Sequence[QuestionRecord], judgments: Iterable[Mapping[str, Any]], not_predicted: Collection[str] = ()
+    records: Sequence[QuestionRecord], judgments: Iterable[Mapping[str, Any]], not_predicted: Collection[str] = (),
+    judge_score: str = "keep",
 ) -> dict[str, Any]:
     """``{"protocol", "overall", "breakdowns"}``; breakdowns "mode" (MovieChat-1K global or
     breakpoint) and "type" (NExT-OE question type) when the records carry them.
@@ -66,7 +72,10 @@ def judged_metrics(
     The run's judge metrics are those present in ``judgments`` (all four when there are none), so a
     run judged on GEN alone is not reported as unjudged on CI/DO/CU. ``not_predicted``: ids of
     records the run has no prediction line for; wrong in every metric, whatever the judgments say.
+    ``judge_score``: "keep" or "truncate" (see the module docstring).
     """
+    if judge_score not in JUDGE_SCORES:
+        raise ValueError(f"judge_score={judge_score!r}; expected one of {', '.join(JUDGE_SCORES)}")
     indexed = index_judgments(judgments)
     present = {metric for _, metric in indexed}
     metrics = tuple(m for m in JUDGE_METRICS if m in present) or JUDGE_METRICS
@@ -87,7 +96,7 @@ def judged_metrics(
                 usable[record.id][metric] = ("no" if metric == "GEN" else None), 0.0  # no answer is a wrong answer
             elif line.get("error") is not None:
                 counts["errors"] += 1
-            elif (result := _usable(line)) is None:
+            elif (result := _usable(line, judge_score)) is None:
                 counts["malformed"] += 1
             else:
                 counts["judged"] += 1

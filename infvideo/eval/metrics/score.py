@@ -15,10 +15,32 @@ or retried run scored with old matches) are refused, naming the command that bri
 date. The protocol section also says how the letters or judgments were obtained, so two runs'
 numbers can be compared knowingly. An EgoSchema run also gets ``egoschema_submission.json`` for
 the EgoSchema server (the full set has no public answers).
+
+The run's ``protocol`` (config.yaml; ``scoring`` and ``judge_score`` can be overridden per call)
+decides how answers become numbers, and metrics.json's protocol records it under the keys of
+``PROTOCOL_KEYS``:
+
+* ``scoring: lenient`` -- letters from matches.jsonl. A VideoChat2 answer is expected to name its
+  letter: a letter found by embeddings for an unparseable or empty answer is not used -- the answer
+  is invalid -- unless the user asked for it (``embedding_fallback`` in config.yaml, or
+  ``infvideo match --embedding-fallback``, whose lines carry ``first_four``; an older matches.jsonl
+  fell back on its own and its lines do not). metrics.json's ``embedding_fallback`` is true when
+  either was asked.
+* ``scoring: reference`` -- a VideoChat2 run is scored as the reference's scripts score it, from
+  the answer text alone (``reference_rules``; matches.jsonl is neither needed nor read; an EgoSchema
+  submission then takes the letter the backbone's parser found at prediction time, never an
+  embedding's). A Video-LLaMA run keeps its matched letters (its reference also matched free text),
+  and its Video-MME durations divide by valid answers only, as the reference's run_eval.py.
+* ``judge_score: keep | truncate`` -- the judge's 0-5 scores as given, or ``int()`` as the reference.
+
+``matcher`` and ``match_first_four`` say how the letters that counted were matched (from the lines
+of matches.jsonl whose letter came from embeddings): one value, a sorted list when lines differ, or
+None when no counted letter came from embeddings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from pathlib import Path
@@ -27,7 +49,7 @@ from typing import Any, Mapping, Sequence
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 
-from ..config import PredictConfig
+from ..config import PredictConfig, ProtocolSettings
 from ..judge.batch import NO_PREDICTION
 from ..predictions import prediction_sha256
 from ..run_files import (
@@ -35,14 +57,18 @@ from ..run_files import (
     read_jsonl, write_json,
 )
 from ..sharding import Shard, parse_shard
+from ..validation import protocol_problems
 from .cells import UNITS
 from .multiple_choice import EGOSCHEMA_INVALID, egoschema_metrics, egoschema_submission, nextqa_metrics, video_mme_metrics
 from .open_ended import judged_metrics
+from .reference_rules import no_answer, reference_verdicts
 from .tables import metrics_markdown
 
 MULTIPLE_CHOICE = {"nextqa": nextqa_metrics, "egoschema": egoschema_metrics, "video_mme": video_mme_metrics}
 OPEN_ENDED = ("moviechat", "nextoe")
 EGOSCHEMA_SUBMISSION = "egoschema_submission.json"
+PROTOCOL_KEYS = ("scoring", "judge_score", "embedding_fallback", "matcher", "match_first_four")
+TEXT_SCORED_MODEL = "videochat2"  # answers "Best option:(X)": reference scoring reads its text, not matches
 Predictions = Mapping[str, Mapping[str, Any]]
 
 
@@ -65,6 +91,21 @@ def _config(run_dir: Path) -> PredictConfig:
     if not (run_dir / CONFIG).exists():
         raise UserError(f"{run_dir}: no {CONFIG}; not a run directory written by `infvideo predict`")
     return load_run_config(run_dir)
+
+
+def scoring_protocol(config: PredictConfig | None, scoring: str | None = None, judge_score: str | None = None) -> ProtocolSettings:
+    """The run's protocol (the defaults without a config.yaml) with the call's overrides, checked."""
+    base = config.protocol if config is not None else ProtocolSettings()
+    overrides = {"scoring": scoring, "judge_score": judge_score}
+    protocol = dataclasses.replace(base, **{key: value for key, value in overrides.items() if value is not None})
+    if problems := protocol_problems(protocol):
+        raise UserError("; ".join(problems))
+    return protocol
+
+
+def _one_or_list(values: set[Any]) -> Any:
+    """None for no value, the value when all agree, else the sorted values (a mixed file)."""
+    return None if not values else next(iter(values)) if len(values) == 1 else sorted(values)
 
 
 def _predictions(run_dir: Path, required: bool) -> Predictions | None:
@@ -176,43 +217,88 @@ def _letters(lines: list[dict[str, Any]]) -> dict[str, str | None]:
     return letters
 
 
-def _score_choices(run_dir: Path, benchmark: str, records: list[QuestionRecord], predictions: Predictions | None) -> dict[str, Any]:
+def _score_choices(run_dir: Path, benchmark: str, records: list[QuestionRecord], predictions: Predictions | None,
+                   protocol: ProtocolSettings, model: str | None) -> dict[str, Any]:
+    if protocol.scoring == "reference" and model == TEXT_SCORED_MODEL:
+        return _score_text(run_dir, benchmark, records, predictions)
     lines = _required(run_dir, MATCHES, "match")
     letters = _letters(lines)
     if predictions is not None:
         check_matches(run_dir, lines, predictions, records)
         letters = {question: letter for question, letter in letters.items() if question in predictions}
-    metrics = MULTIPLE_CHOICE[benchmark](records, letters)
     ids = {record.id for record in records}
     used = [line for line in lines if str(line["id"]) in ids]
+    ignored = 0
+    if model == TEXT_SCORED_MODEL and not protocol.embedding_fallback:
+        # VideoChat2 is asked for a letter: an answer without one is invalid, whatever option its text
+        # resembles -- unless the user asked `infvideo match --embedding-fallback`, whose lines carry
+        # `first_four`. Lines without it come from the matcher that fell back on its own.
+        for line in used:
+            if line.get("method") == "embedding" and "first_four" not in line and letters.get(str(line["id"])) is not None:
+                letters[str(line["id"])] = None
+                ignored += 1
+    # The video_llama reference (run_eval.py) divides each Video-MME duration by its valid answers.
+    options = {"duration_over": "valid" if protocol.scoring == "reference" else "all"} if benchmark == "video_mme" else {}
+    metrics = MULTIPLE_CHOICE[benchmark](records, letters, **options)
+    embedded = [line for line in used if line.get("method") == "embedding" and letters.get(str(line["id"])) is not None]
     metrics["protocol"].update(
         letters_from=MATCHES,
         methods=dict(Counter(line.get("method") for line in used)),
         embedders=dict(Counter(line["embedder"] for line in used if line.get("embedder"))),
         matches_without_question=len(lines) - len(used),
         invalid_rule="no letter, an out-of-range letter or a question never predicted is wrong and stays in every denominator",
+        matcher=_one_or_list({line.get("embedder") for line in embedded}),
+        match_first_four=_one_or_list({line["first_four"] for line in embedded if line.get("first_four") is not None}),
     )
+    if model == TEXT_SCORED_MODEL:
+        metrics["protocol"]["embedding_letters_ignored"] = ignored
+        metrics["protocol"]["embedding_fallback"] = protocol.embedding_fallback or bool(embedded)
     if benchmark == "egoschema":
-        submission = egoschema_submission(records, letters)
-        write_json(run_dir / EGOSCHEMA_SUBMISSION, submission)
-        metrics["protocol"]["submission"] = {"file": EGOSCHEMA_SUBMISSION, "questions": len(submission),
-                                             "invalid": sum(v == EGOSCHEMA_INVALID for v in submission.values())}
+        _write_submission(run_dir, records, letters, metrics)
     return metrics
 
 
-def _score_judged(run_dir: Path, records: list[QuestionRecord], predictions: Predictions | None) -> dict[str, Any]:
+def _score_text(run_dir: Path, benchmark: str, records: list[QuestionRecord], predictions: Predictions | None) -> dict[str, Any]:
+    """Reference scoring of VideoChat2: each answer's text by the reference script's own check."""
+    if predictions is None:
+        raise UserError(f"{run_dir}: reference scoring of VideoChat2 answers reads their text; no {PREDICTIONS}")
+    verdicts = reference_verdicts(benchmark, records, predictions)
+    options = {"duration_over": "all"} if benchmark == "video_mme" else {}  # its script counts every answer of a duration
+    metrics = MULTIPLE_CHOICE[benchmark](records, None, verdicts=verdicts, **options)
+    metrics["protocol"].update(
+        verdicts_from=PREDICTIONS,
+        rule=f"the reference script's check of the answer text ({benchmark}; infvideo/eval/metrics/reference_rules.py)",
+        invalid_rule="no answer (an error line, an empty answer or a question never predicted) is wrong and stays in every denominator",
+        matcher=None, match_first_four=None,
+    )
+    if benchmark == "egoschema":
+        # the server needs a letter: the one the backbone's parser found, never an embedding's
+        letters = {q: None if no_answer(line) else line.get("parsed") for q, line in predictions.items()}
+        _write_submission(run_dir, records, letters, metrics)
+    return metrics
+
+
+def _write_submission(run_dir: Path, records: list[QuestionRecord], letters: Mapping[str, str | None], metrics: dict[str, Any]) -> None:
+    submission = egoschema_submission(records, letters)
+    write_json(run_dir / EGOSCHEMA_SUBMISSION, submission)
+    metrics["protocol"]["submission"] = {"file": EGOSCHEMA_SUBMISSION, "questions": len(submission),
+                                         "invalid": sum(v == EGOSCHEMA_INVALID for v in submission.values())}
+
+
+def _score_judged(run_dir: Path, records: list[QuestionRecord], predictions: Predictions | None, protocol: ProtocolSettings) -> dict[str, Any]:
     lines = _required(run_dir, JUDGMENTS, "judge")
     not_predicted: set[str] = set()
     if predictions is not None:
         check_judgments(run_dir, lines, predictions, records)
         not_predicted = {record.id for record in records if record.id not in predictions}
-    metrics = judged_metrics(records, lines, not_predicted)
+    metrics = judged_metrics(records, lines, not_predicted, judge_score=protocol.judge_score)
     ids = {record.id for record in records}
     metrics["protocol"].update(
         judgments_from=JUDGMENTS,
         judge_models=dict(Counter(line.get("model") for line in lines if str(line.get("id")) in ids)),
         unjudged_rule="a judgment with an error (no prediction excepted), malformed or missing is left out of accuracy and means; "
                       "no prediction counts as 'no' with score 0",
+        matcher=None, match_first_four=None,
     )
     return metrics
 
@@ -223,13 +309,16 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def score_run(run_dir: str | Path, annotations: str | None = None, records: Sequence[QuestionRecord] | None = None) -> dict[str, Any]:
+def score_run(run_dir: str | Path, annotations: str | None = None, records: Sequence[QuestionRecord] | None = None,
+              scoring: str | None = None, judge_score: str | None = None, model: str | None = None) -> dict[str, Any]:
     """Score ``run_dir``; writes metrics.json and metrics.md (and egoschema_submission.json) there.
 
     ``records``: the questions, instead of reading them through the run's config.yaml (the
-    benchmark is then their dataset, and predictions.jsonl is optional); ``annotations``: another
-    annotation file for the config. A run that cannot be scored as it is (missing stage, stale
-    matches or judgments, not a run directory) raises ``UserError`` naming what to run.
+    benchmark is then their dataset, predictions.jsonl is optional, the protocol is the default one
+    and ``model`` names the backbone); ``annotations``: another annotation file for the config;
+    ``scoring``, ``judge_score``: override the run's protocol (see the module docstring). A run that
+    cannot be scored as it is (missing stage, stale matches or judgments, not a run directory, a
+    protocol value that does not exist) raises ``UserError`` naming what to do.
     """
     run_dir = Path(run_dir)
     check_run_directory(run_dir)
@@ -237,18 +326,22 @@ def score_run(run_dir: str | Path, annotations: str | None = None, records: Sequ
     if records is None:
         config = _config(run_dir)
         benchmark = config.data.benchmark
+        model = config.model.name
         records = load_run_records(run_dir, annotations)
     else:
         benchmark = _benchmark_of(records)
+    protocol = scoring_protocol(config, scoring, judge_score)
     predictions = _predictions(run_dir, required=config is not None)
     scored = _denominator(config, records, predictions)
     coverage = _coverage(config, records, scored, predictions)
     if benchmark in MULTIPLE_CHOICE:
-        metrics = _score_choices(run_dir, benchmark, scored, predictions)
+        metrics = _score_choices(run_dir, benchmark, scored, predictions, protocol, model)
     elif benchmark in OPEN_ENDED:
-        metrics = _score_judged(run_dir, scored, predictions)
+        metrics = _score_judged(run_dir, scored, predictions, protocol)
     else:
         raise UserError(f"no metrics for benchmark {benchmark!r}; known: {', '.join([*MULTIPLE_CHOICE, *OPEN_ENDED])}")
+    metrics["protocol"] = {"scoring": protocol.scoring, "judge_score": protocol.judge_score,
+                           "embedding_fallback": protocol.embedding_fallback, **metrics["protocol"]}
     result = {"benchmark": benchmark, "run": run_dir.name, "units": UNITS, "protocol": {**coverage, **metrics["protocol"]},
               "overall": metrics["overall"], "breakdowns": metrics["breakdowns"]}
     write_json(run_dir / METRICS, result)

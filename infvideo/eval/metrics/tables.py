@@ -28,6 +28,18 @@ def _format(key: str, value: Any) -> str:
     return str(value)
 
 
+def _protocol_line(protocol: Mapping[str, Any], judged: bool) -> str:
+    if judged:
+        return f"protocol: judge scores {'truncated with int()' if protocol.get('judge_score') == 'truncate' else 'as the judge gave them'}."
+    if "verdicts_from" in protocol:
+        return "protocol: reference scoring -- each answer's text checked as the reference's script does."
+    matcher = protocol.get("matcher")
+    how = "no letter from embeddings" if matcher is None else f"embedding matcher {matcher}"
+    if protocol.get("match_first_four") is True:
+        how += " over options A-D"
+    return f"protocol: {protocol.get('scoring')} scoring, letters from matches.jsonl ({how})."
+
+
 def metrics_markdown(metrics: Mapping[str, Any]) -> str:
     overall = metrics["overall"]
     columns = JUDGED_COLUMNS if "yes" in overall else CHOICE_COLUMNS
@@ -39,6 +51,11 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(_format(key, cell.get(key)) for _, key in columns) + " |")
     lines += ["", "Accuracy in percent (0–100)" + ("; judge scores 0–5." if "yes" in overall else ".")]
     protocol = metrics.get("protocol", {})
+    if "scoring" in protocol:  # written by score_run; pure metric functions leave it to their caller
+        lines.append(_protocol_line(protocol, judged="yes" in overall))
+    if protocol.get("duration_accuracy_over") == "valid answers":
+        lines.append("duration rows: accuracy over each duration's valid answers only, as the reference's run_eval.py; "
+                     "overall is over every question.")
     if protocol.get("partial"):
         lines.append(f"partial: {protocol['predicted']} of {protocol['questions']} questions predicted; "
                      f"the {protocol['not_predicted']} missing count as wrong.")
