@@ -19,7 +19,7 @@ def _match(args: argparse.Namespace) -> int:
     from infvideo.eval.match_run import match_run
 
     for run_dir in args.run_dirs:
-        summary = match_run(run_dir, args.embedder, args.reference_compat, args.base_url, progress=show_progress(args))
+        summary = match_run(run_dir, args.embedder, args.first_four, args.base_url, args.embedding_fallback, progress=show_progress(args))
         print(json.dumps({"run_dir": run_dir, **summary}))
     return 0
 
@@ -64,7 +64,7 @@ def _score(args: argparse.Namespace) -> int:
     skipped = []
     for run_dir in args.run_dirs:
         try:
-            metrics = score_run(run_dir, annotations=args.annotations)
+            metrics = score_run(run_dir, annotations=args.annotations, scoring=args.scoring, judge_score=args.judge_score)
         except UserError as error:  # not a finished run (or stale): the others are still scored
             skipped.append((run_dir, error))
             continue
@@ -133,11 +133,26 @@ def _judge_server(args: argparse.Namespace) -> int:
 
 
 def add_scoring_commands(commands) -> None:
-    match = commands.add_parser("match", help="map free-text answers of multiple-choice runs to option letters (matches.jsonl)")
+    match = commands.add_parser(
+        "match", help="map free-text answers of multiple-choice runs to option letters (matches.jsonl)",
+        description="Letters for every answer of a multiple-choice run into <run_dir>/matches.jsonl: a letter the backbone "
+                    "gave is kept; Video-LLaMA's free text goes to the nearest option by embeddings; a VideoChat2 answer "
+                    "without a letter stays without one (counted wrong) unless embedding fallback is on. Each setting "
+                    "defaults to the run's config.yaml protocol section (the package's default: MiniLM over every "
+                    "option; eval_configs/protocol/paper.yaml, composed into the paper's rows: OpenAI "
+                    "text-embedding-ada-002 over options A-D); the flags below override it.")
     match.add_argument("run_dirs", nargs="+")
-    match.add_argument("--embedder", default="minilm", help="minilm (offline, default) | openai:<model> (an OpenAI-compatible /v1/embeddings)")
-    match.add_argument("--base-url", help="the embeddings server for openai:<model> (default: OPENAI_BASE_URL or OpenAI)")
-    match.add_argument("--reference-compat", action="store_true", help="only the first four options, as the reference's matcher")
+    match.add_argument("--embedder", help="minilm (offline) | openai:<model> (an OpenAI-compatible /v1/embeddings; the key in "
+                       "OPENAI_API_KEY, none needed for a server on this machine). Default: the run's protocol.matcher")
+    match.add_argument("--base-url", help="the embeddings server for openai:<model> (default: OPENAI_BASE_URL, else OpenAI's)")
+    options = match.add_mutually_exclusive_group()
+    options.add_argument("--reference-compat", dest="first_four", action="store_const", const=True, default=None,
+                         help="only options A-D, as the reference's matcher (an answer E is unreachable)")
+    options.add_argument("--all-options", dest="first_four", action="store_const", const=False,
+                         help="every option. Default for both: the run's protocol.match_first_four")
+    match.add_argument("--embedding-fallback", action=argparse.BooleanOptionalAction, default=None,
+                       help="VideoChat2: match an answer with no parsable letter by embeddings instead of counting it "
+                            "wrong. Default: the run's protocol.embedding_fallback")
     match.set_defaults(run=_match)
 
     judge = commands.add_parser(
@@ -180,6 +195,13 @@ def add_scoring_commands(commands) -> None:
                     "only when nothing could be scored.")
     score.add_argument("run_dirs", nargs="+", help="run directories (a glob such as outputs/runs/nextqa/* is fine)")
     score.add_argument("--annotations", help="read the questions from here instead of the run's config (e.g. after moving the data)")
+    score.add_argument("--scoring", choices=("lenient", "reference"),
+                       help="overrides the run's protocol.scoring (config.yaml): lenient = letters from matches.jsonl; "
+                            "reference = VideoChat2 answers by the reference scripts' own checks of the text, and "
+                            "Video-LLaMA's Video-MME durations over valid answers only")
+    score.add_argument("--judge-score", choices=("keep", "truncate"),
+                       help="overrides the run's protocol.judge_score (config.yaml): keep the judge's 0-5 scores as "
+                            "given, or truncate them with int() as the reference")
     score.set_defaults(run=_score)
 
     report = commands.add_parser(

@@ -115,6 +115,20 @@ def test_any_chunk_length_works(length, compat, projections):
     assert all(torch.isfinite(o).all() for o in outputs)
 
 
+@pytest.mark.parametrize("compat", [False, True])
+def test_constants_first_built_in_inference_mode_serve_autograd_later(compat, projections):
+    """The designs and grids are cached; when a run under torch.inference_mode built them first, a later
+    run recorded by autograd (the projections' weights require grad) failed with "Inference tensors
+    cannot be saved for backward"."""
+    shape = dict(num_basis=23, num_samples=32, sticky=True, reference_compat=compat)  # sizes no other test caches
+    with torch.inference_mode():
+        stream(ContinuousMemory(**shape), 3, projections, length=5)
+    outputs = stream(ContinuousMemory(**shape), 3, projections, length=5)
+    assert outputs[-1].requires_grad and torch.isfinite(outputs[-1]).all()
+    outputs[-1].sum().backward()
+    assert all(torch.isfinite(p.grad).all() for layer in projections for p in layer.parameters())
+
+
 @pytest.mark.parametrize("attention,basis", [("gaussian", "gaussian"), ("gaussian", "rectangular"), ("gibbs", "gaussian")])
 def test_other_attentions_and_bases_run(attention, basis, projections):
     memory = ContinuousMemory(num_basis=32, num_samples=64, attention=attention, basis=basis, sticky=True, generator=torch.Generator().manual_seed(0))

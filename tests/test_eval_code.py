@@ -57,7 +57,9 @@ def test_multiple_choice_through_the_reference_scripts(tmp_path, monkeypatch, ca
     assert encoded == []  # the frame tokens came from extract_features' cache
     (run_dir,) = (tmp_path / "runs" / "nextqa").iterdir()
     assert "nbasis_16_sticky_tau_0.5_alpha_0.5" in run_dir.name
-    assert matching_main(["--pred_path", str(run_dir / "predictions.jsonl")]) == 0
+    # the run carries the paper's protocol (OpenAI ada-002 over A-D); offline, MiniLM over A-D
+    assert matching_main(["--pred_path", str(run_dir / "predictions.jsonl"), "--embedder", "minilm"]) == 0
+    assert {line["embedder"] for line in read_records(run_dir / "matches.jsonl")} == {"minilm"}
     assert accuracy_main(["--input_path", str(run_dir), "--dataset", "nextqa"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["overall"]["total"] == 3 and set(metrics["breakdowns"]["type"]) == {"DC", "TC", "TN"}

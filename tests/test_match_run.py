@@ -26,12 +26,14 @@ def test_each_kind_of_prediction_line_gets_its_letter(tmp_path):
     lines = read_jsonl(tmp_path / MATCHES)
     assert [line["id"] for line in lines] == ["0", "1", "2", "3"]
     assert [(line["letter"], line["method"]) for line in lines] == [("B", "embedding"), ("C", "parsed"), (None, "none"), (None, "none")]
-    assert lines[0]["embedder"] == "minilm"
+    # the embedder only where it chose the letter; first_four only where a match was restricted to A-D
+    assert [line["embedder"] for line in lines] == ["minilm", None, None, None]
+    assert [line["first_four"] for line in lines] == [False] * 4
     # what each letter was matched from, so that `infvideo score` can tell a matches.jsonl older than the predictions
     texts = ["I see a green bar moving", "(C) a blue square", "", "   "]
     assert [line["prediction_sha256"] for line in lines] == [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
-    assert summary == {"matched": 4, "not_predicted": 1, "methods": {"embedding": 1, "parsed": 1, "none": 2},
-                       "embedder": "minilm", "reference_compat": False}
+    assert summary == {"matched": 4, "not_predicted": 1, "methods": {"embedding": 1, "parsed": 1, "none": 2}, "backbone": "video_llama",
+                       "embedder": "minilm", "first_four": False, "embedding_fallback": False}
 
 
 def test_open_ended_runs_are_refused(tmp_path):

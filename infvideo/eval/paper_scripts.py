@@ -97,15 +97,25 @@ def _run_dir(path: str) -> str:
 
 
 def matching_main(argv: list[str] | None = None) -> int:
-    """validate/run_eval_langchain.py: free-text answers -> option letters."""
-    parser = argparse.ArgumentParser(description="map free-text predictions to the nearest option (infvideo match)")
+    """validate/run_eval_langchain.py: free-text answers -> option letters.
+
+    Its defaults are the run's own protocol (config.yaml), as for ``infvideo match``: a run made by
+    this directory's inference scripts carries eval_configs/protocol/paper.yaml, so it is matched
+    the reference's way (OpenAI text-embedding-ada-002 over options A-D) unless a flag says otherwise."""
+    parser = argparse.ArgumentParser(
+        description="map free-text predictions to the nearest option (infvideo match); every default is the run's "
+                    "config.yaml protocol (the reference's: text-embedding-ada-002 over options A-D)")
     parser.add_argument("--pred_path", required=True, help="a run directory (or its predictions.jsonl)")
-    parser.add_argument("--embedder", default="minilm", help="minilm (offline) | openai:<model>")
+    parser.add_argument("--embedder", help="minilm (offline) | openai:<model> (OPENAI_API_KEY, OPENAI_BASE_URL); default: the run's")
     parser.add_argument("--base-url", dest="base_url")
-    parser.add_argument("--reference-compat", dest="reference_compat", action="store_true", help="only four options, as the reference")
+    options = parser.add_mutually_exclusive_group()
+    options.add_argument("--reference-compat", dest="first_four", action="store_const", const=True, help="only options A-D, as the reference")
+    options.add_argument("--all-options", dest="first_four", action="store_const", const=False, help="every option")
+    parser.add_argument("--num_tasks", type=int, help="accepted for compatibility; matching runs in one process here")
     args = parser.parse_args(argv)
-    extra = (["--base-url", args.base_url] if args.base_url else []) + (["--reference-compat"] if args.reference_compat else [])
-    return run_cli(["match", _run_dir(args.pred_path), "--embedder", args.embedder, *extra])
+    extra = (["--embedder", args.embedder] if args.embedder else []) + (["--base-url", args.base_url] if args.base_url else [])
+    extra += {True: ["--reference-compat"], False: ["--all-options"], None: []}[args.first_four]
+    return run_cli(["match", _run_dir(args.pred_path), *extra])
 
 
 def judging_main(argv: list[str] | None = None) -> int:

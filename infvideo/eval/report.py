@@ -6,15 +6,17 @@ judged benchmarks, and the questions predicted out of those scored. Runs of one 
 only in their seed are one cell: mean ± sample standard deviation over the n seeds. Any setting
 that differs between runs of one model and variant appears in the settings label, so no two
 settings share a row. A partial run (questions never predicted, counted as wrong) or a
-``data.limit`` run is marked with ``*`` and a footnote. The variant names follow the paper: No LTM
-(alpha = 1 or no memory), Uniform, Sticky, No STM (alpha = 0), and the baselines MovieChat and
-MA-LMM-style. Also a tidy ``runs.csv`` (one line per run, its seed and every setting, headline
-metrics) for pandas or a spreadsheet.
+``data.limit`` run is marked with ``*`` and a footnote; a run whose free-text answers were matched
+to options with the offline MiniLM instead of the paper's OpenAI embeddings, with ``†``. The
+variant names follow the paper: No LTM (alpha = 1 or no memory), Uniform, Sticky, No STM
+(alpha = 0), and the baselines MovieChat and MA-LMM-style. Also a tidy ``runs.csv`` (one line per
+run, its seed and every setting, headline metrics) for pandas or a spreadsheet.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import statistics
 from collections import defaultdict
@@ -29,7 +31,7 @@ from infvideo.errors import UserError
 from .config import PredictConfig
 from .metrics.cells import UNITS
 from .metrics.score import check_run_directory
-from .run_files import CONFIG, JUDGMENTS, MATCHES, METRICS, PREDICTIONS, load_run_config
+from .run_files import CONFIG, JUDGMENTS, MATCHES, METRICS, PREDICTIONS, load_run_config, read_jsonl
 
 SWEPT = ("memory.kind", "memory.sticky", "memory.tau", "memory.num_basis", "model.alpha", "sampling.frames_per_chunk", "sampling.num_chunks")
 BENCHMARK_TITLES = {"nextqa": "NExT-QA", "nextoe": "NExT-OE", "egoschema": "EgoSchema", "moviechat": "MovieChat-1K", "video_mme": "Video-MME"}
@@ -38,6 +40,9 @@ VARIANT_ORDER = ["No LTM", "MovieChat", "MA-LMM-style", "Uniform", "Sticky", "No
 # Settings that cannot change an answer (where files go, which shard, the seed, which is
 # aggregated over) or that the protocol reports instead (data.limit: the run is marked limited).
 NOT_A_SETTING = ("run.output_dir", "run.shard", "run.seed", "run.token_cache", "run.name", "data.limit")
+MINILM = "minilm"
+MINILM_MARK = "†"
+MINILM_NOTE = f"{MINILM_MARK} matched with MiniLM (offline), not the paper's text-embedding-ada-002"
 # Settings that name the benchmark's files: compared between runs of one benchmark only.
 BENCHMARK_FILES = ("data.benchmark", "data.annotations", "data.video_folder", "data.answers", "data.mode")
 
@@ -98,6 +103,21 @@ class RunResult:
         scored = self.protocol.get("questions", self.metrics["overall"].get("total"))
         predicted = self.protocol.get("predicted")
         return f"{scored if predicted is None else predicted}/{scored}"
+
+    @functools.cached_property
+    def matchers(self) -> set[str]:
+        """The embedders that chose this run's letters: metrics.json's ``protocol.matcher`` (a name, a
+        list when mixed, null when none did); a metrics.json older than that field: the run's matches.jsonl."""
+        if "matcher" in self.protocol:
+            matcher = self.protocol["matcher"]
+            return set(matcher if isinstance(matcher, list) else [matcher]) - {None}
+        path = self.directory / MATCHES
+        return {line["embedder"] for line in read_jsonl(path) if line.get("embedder")} if path.exists() else set()
+
+    @property
+    def minilm_matched(self) -> bool:
+        """Letters chosen with the offline MiniLM, where the paper used OpenAI's ada-002."""
+        return MINILM in self.matchers
 
     @property
     def caveat(self) -> str | None:
@@ -217,7 +237,7 @@ class Cell:
         if not accuracies:
             return "–"
         scores = [r.score for r in self.runs if r.score is not None]
-        mark = "*" if any(r.caveat for r in self.runs) else ""
+        mark = ("*" if any(r.caveat for r in self.runs) else "") + (MINILM_MARK if any(r.minilm_matched for r in self.runs) else "")
         if len(self.runs) == 1:
             return f"{accuracies[0]:.1f}{mark}" + (f" / {scores[0]:.2f}" if scores else "")
         text = _mean_std(accuracies, "{:.1f}") + mark + (f" / {_mean_std(scores, '{:.2f}')}" if scores else "")
@@ -272,6 +292,8 @@ def comparison_table(results: list[RunResult]) -> str:
     caveats = [f"* {r.directory.name}: {r.caveat}" for r in results if r.caveat]
     if caveats:
         lines += ["", *caveats]
+    if any(r.minilm_matched for r in results):
+        lines += ["", MINILM_NOTE]
     return "\n".join(lines) + "\n"
 
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
+from .base import cached_constants
 from . import reference
 from .basis import Basis, GaussianBasis, RectangularBasis, normal_cdf, normal_pdf
 
@@ -39,13 +39,13 @@ def equal_bins(num_bins: int, device: torch.device | str | None = None) -> Tenso
     return torch.linspace(0, 1, num_bins + 1, device=device)
 
 
-@lru_cache(maxsize=32)
+@cached_constants(32)
 def _box_bin_overlap(basis: RectangularBasis, num_bins: int) -> Tensor:
     edges = equal_bins(num_bins)
     return basis.integrate(edges[:-1], edges[1:]).T.contiguous()  # [N, K]
 
 
-@lru_cache(maxsize=32)
+@cached_constants(32)
 def _log_widths(basis: RectangularBasis) -> Tensor:
     return basis.widths.log()
 

@@ -7,12 +7,30 @@ value projections; it never needs to know which memory it holds.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 Projection = Callable[[Tensor], Tensor]
+
+
+def cached_constants(maxsize: int):
+    """``functools.lru_cache`` for the constant tensors a memory reuses (designs, grids, overlaps),
+    always built outside ``torch.inference_mode``: a tensor first built while a caller ran in
+    inference mode would be an inference tensor, and every later use under autograd would fail."""
+
+    def decorate(build):
+        @functools.lru_cache(maxsize=maxsize)
+        @functools.wraps(build)
+        def cached(*args):
+            with torch.inference_mode(False), torch.no_grad():
+                return build(*args)
+
+        return cached
+
+    return decorate
 
 
 @runtime_checkable

@@ -9,12 +9,12 @@ the memory's outputs are the reference's. The one deliberate difference: a chunk
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 import torch
 import torch.distributions as dist
 from torch import Tensor
 
+from .base import cached_constants
 from .basis import RectangularBasis
 
 GRID_POINTS = 1000
@@ -67,20 +67,20 @@ def consolidation_positions(length: int, num_samples: int, tau: float) -> Tensor
     return torch.cat([left, old, new, right])
 
 
-@lru_cache(maxsize=64)
+@cached_constants(64)
 def chunk_design(num_basis: int, length: int, ridge: float) -> Tensor:
     basis = RectangularBasis(num_basis, reference_bounds=True)
     return _design(basis, padded_chunk_positions(length), length, ridge)
 
 
-@lru_cache(maxsize=64)
+@cached_constants(64)
 def consolidation_design(num_basis: int, length: int, num_samples: int, tau: float, ridge: float) -> Tensor:
     basis = RectangularBasis(num_basis, reference_bounds=True)
     positions = consolidation_positions(length, num_samples, tau)
     return _design(basis, positions, num_samples + length, ridge)
 
 
-@lru_cache(maxsize=64)
+@cached_constants(64)
 def uniform_sample_matrix(num_basis: int, num_samples: int, tau: float) -> Tensor:
     """Ψ at the uniform old-sample times (τk/M)/τ, one row per sample, as the reference's loop."""
     basis = RectangularBasis(num_basis, reference_bounds=True)
@@ -97,7 +97,7 @@ def resample(coefficients: Tensor, psi: Tensor) -> Tensor:
     return coefficients.transpose(-1, -2).matmul(psi.to(coefficients.device).transpose(-1, -2))
 
 
-@lru_cache(maxsize=16)
+@cached_constants(16)
 def grid_box_weights(num_basis: int) -> tuple[Tensor, float]:
     """Trapezoid weights of the 1000-point grid, summed per box, and the weight of grid points in
     no box (t = 1, where ψ = 0 and the score is 0)."""

@@ -16,11 +16,11 @@ Designs depend only on (basis, positions, ridge), so they are built once and cac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
+from .base import cached_constants
 from .basis import Basis, RectangularBasis
 
 
@@ -112,7 +112,7 @@ def box_fit(basis: RectangularBasis, positions: Tensor, ridge: float) -> BoxFit:
 Fit = DenseFit | BoxFit
 
 
-@lru_cache(maxsize=128)
+@cached_constants(128)
 def fit_for_positions_key(basis: Basis, key: tuple, ridge: float) -> Fit:
     kind, *params = key
     positions = chunk_positions(*params) if kind == "chunk" else consolidation_positions(*params)

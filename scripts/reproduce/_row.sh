@@ -5,6 +5,10 @@
 # Paths: the data locations in eval_configs/<model>/<benchmark>.yaml, or pass dotlist overrides in
 # $INFVIDEO_OVERRIDES (e.g. "data.video_folder=/data/nextqa/videos model.checkpoints.llm=/ckpt/llama").
 # Judge: $JUDGE_MODEL at $JUDGE_BASE_URL (unset = OpenAI; key in OPENAI_API_KEY).
+# Matching: as eval_configs/protocol/paper.yaml says (match reads it from each run's config.yaml):
+# Video-LLaMA's free text by OpenAI text-embedding-ada-002 over options A-D (OPENAI_API_KEY, and
+# OPENAI_BASE_URL for another server); VideoChat2's answers without a letter count wrong. Offline,
+# INFVIDEO_OVERRIDES="protocol.matcher=minilm" matches with MiniLM instead (report marks those rows †).
 # Seeds: $SEEDS (default "42"); report mean ± std over >= 3 seeds for headline numbers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +16,23 @@ INFVIDEO=${INFVIDEO:-.venv/bin/infvideo}
 model=$1 memory=$2; shift 2
 judge_args=(--model "${JUDGE_MODEL:-gpt-3.5-turbo}")
 [[ -n "${JUDGE_BASE_URL:-}" ]] && judge_args+=(--base-url "$JUDGE_BASE_URL")
+for benchmark in "$@"; do
+  case $benchmark in
+    moviechat|nextoe) ;;
+    *)  # the matcher this run will need, checked now: a missing key must not surface after predict
+      # shellcheck disable=SC2086
+      "${PYTHON:-.venv/bin/python}" -c 'import sys
+from infvideo.cli import guarded
+from infvideo.eval.config import load_config
+from infvideo.eval.match_run import option_matcher
+def check():
+    config = load_config(sys.argv[1:4], sys.argv[4:])
+    option_matcher(config.model.name, config.protocol)
+    return 0
+sys.exit(guarded(check))' \
+        "eval_configs/$model/$benchmark.yaml" "eval_configs/memory/$memory.yaml" eval_configs/protocol/paper.yaml ${INFVIDEO_OVERRIDES:-} ;;
+  esac
+done
 for benchmark in "$@"; do
   for seed in ${SEEDS:-42}; do
     # predict exits 3 when some questions ended in error lines: they count as wrong in the score, whose
