@@ -204,3 +204,12 @@ def test_older_metrics_without_the_matcher_fall_back_to_the_runs_matches(tmp_pat
 
 def test_no_minilm_run_no_footnote(runs):
     assert "†" not in comparison_table(load_results(runs))
+
+
+def test_an_all_frames_run_is_labelled_by_what_it_read(tmp_path):
+    """An all_frames run read every frame; its label said "8×256f" from a chunk count it ignores."""
+    runs = [fake_run(tmp_path, "all", ["sampling.rule=all_frames", "sampling.frames_per_chunk=256"], 40.0),
+            fake_run(tmp_path, "sampled", ["sampling.num_chunks=8", "sampling.frames_per_chunk=256"], 30.0)]
+    labels = [row.split(" | ")[2] for row in rows_of(comparison_table(load_results(runs)))]
+    assert any("all×256f" in label for label in labels) and any("8×256f" in label for label in labels)
+    assert not any("all×256f" in label and "8×" in label for label in labels)

@@ -28,6 +28,8 @@ from omegaconf import OmegaConf
 
 from infvideo.errors import UserError
 
+from infvideo.video.indices import RULES
+
 from .config import PredictConfig
 from .metrics.cells import UNITS
 from .metrics.score import check_run_directory
@@ -147,7 +149,10 @@ def _label_parts(config: PredictConfig) -> list[tuple[str, str]]:
             parts += [("memory.num_basis", f"N={memory.num_basis}"), ("memory.tau", f"τ={memory.tau:g}")]
         if config.model.alpha > 0:
             parts.append(("model.alpha", f"α={config.model.alpha:g}"))
-    parts.append(("sampling.num_chunks", f"{config.sampling.num_chunks}×{config.sampling.frames_per_chunk}f"))
+    if RULES[config.sampling.rule].reads_num_chunks:
+        parts.append(("sampling.num_chunks", f"{config.sampling.num_chunks}×{config.sampling.frames_per_chunk}f"))
+    else:  # every frame, in as many chunks as the video needs
+        parts.append(("sampling.rule", f"all×{config.sampling.frames_per_chunk}f"))
     return parts
 
 
