@@ -36,6 +36,8 @@ def test_langchain_matcher_agrees_with_the_plain_sentence_transformers_core():
 
 
 def test_first_four_sees_only_four_options():
+    """The reference offers options 0-3 to its selector and comments out the fifth (deep-spin/Infinite-Video
+    908be51, infty-Video-LLaMA/eval_code/validate/run_eval_langchain.py l.47-53)."""
     compat = OptionMatcher(build_embeddings("minilm"), first_four=True)
     assert compat.match("vehicle halts at a red traffic signal", OPTIONS) != "E"  # the fifth is unreachable, as in the reference
     assert compat.match("the kittens are fighting", OPTIONS) == "D"

@@ -47,6 +47,9 @@ TIED = {
     (["far", "right", "left", "far"], "B"),
 ])
 def test_exact_ties_go_to_the_first_tied_option_on_every_path(options, first):
+    """The reference maps the nearest text back with ``key["options"].index(pred[0]["prediction"])``
+    (deep-spin/Infinite-Video 908be51, infty-Video-LLaMA/eval_code/validate/run_eval_langchain.py l.69):
+    a tie between repeated texts goes to the first occurrence; every path here takes the first tied option."""
     table = TableEmbeddings(TIED)
     assert OptionMatcher(table).match("answer", options) == first
     assert OptionMatcher(table, first_four=True).match("answer", options) == first
@@ -54,6 +57,7 @@ def test_exact_ties_go_to_the_first_tied_option_on_every_path(options, first):
 
 
 def test_a_repeated_option_text_goes_to_its_first_occurrence_with_the_real_embedder():
+    """run_eval_langchain.py l.69 (``options.index``): the first occurrence of a repeated option text."""
     options = ["a red car", "a dog sleeps", "a blue boat", "a dog sleeps"]
     assert OptionMatcher(build_embeddings("minilm")).match("a sleeping dog", options) == "B"
     assert nearest_option("a sleeping dog", options) == "B"
