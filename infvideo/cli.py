@@ -13,6 +13,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from infvideo import __version__
 from infvideo.cli_scoring import add_scoring_commands
 from infvideo.errors import EXIT_FAILED, EXIT_OK, EXIT_QUESTIONS_ERRORED, EXIT_USER_ERROR, UserError
+from infvideo.memory_bench.cli import add_memory_bench_command
 
 
 def _memory_demo(args: argparse.Namespace) -> int:
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.set_defaults(run=_merge)
 
     add_scoring_commands(commands)
+    add_memory_bench_command(commands)
     return parser
 
 

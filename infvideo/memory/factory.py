@@ -69,7 +69,7 @@ def build_memory(config: MemoryConfig, generator: torch.Generator | None = None)
         )
     if config.kind == "moviechat":
         cadence = "per update (original scripts)" if config.window is None else f"every {config.window} frames (paper)"
-        log.info("MovieChat memory: consolidation %s to %d slots", cadence, config.merge_length)
+        log.debug("MovieChat memory: consolidation %s to %d slots", cadence, config.merge_length)
         return MovieChatMemory(
             merge_length=config.merge_length,
             short_memory_length=config.short_memory_length,
