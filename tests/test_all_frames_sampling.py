@@ -71,8 +71,10 @@ class RecordingBackend:
 
 
 def spy_on_decoding(monkeypatch, log: list) -> None:
-    """Make the runner's video source log every frame request it gets."""
-    original = runner.open_video
+    """Make every video source the runner opens (through the prefetcher) log each frame request."""
+    from infvideo.video import source as source_module
+
+    original = source_module.open_video
 
     class Spy:
         def __init__(self, source):
@@ -88,7 +90,7 @@ def spy_on_decoding(monkeypatch, log: list) -> None:
         def __exit__(self, *exc):
             return self.source.__exit__(*exc)
 
-    monkeypatch.setattr(runner, "open_video", lambda path, backend: Spy(original(path, backend).__enter__()))
+    monkeypatch.setattr(source_module, "open_video", lambda path, backend, **options: Spy(original(path, backend, **options).__enter__()))
 
 
 def test_sample_chunks_is_the_references_split_of_the_whole_video(tmp_path):

@@ -42,3 +42,10 @@ def test_an_all_frames_run_is_named_and_hashed_without_the_chunk_count_it_ignore
     assert "nframes_256_nchunks_all" in run_name(eight) and run_name(eight) == run_name(four)
     sampled = load_config(overrides=["sampling.num_chunks=4"])
     assert "nchunks_4" in run_name(sampled) and config_hash(sampled) != config_hash(load_config(overrides=["sampling.num_chunks=8"]))
+
+
+def test_speed_settings_resume_the_same_run_and_numerics_settings_do_not():
+    base = config_hash(load_config())
+    for override in ("generation.batch_questions=false", "generation.cache=static", "model.vision_batch_size=64", "sampling.decode_workers=2"):
+        assert config_hash(load_config(overrides=[override])) == base, override
+    assert config_hash(load_config(overrides=["model.qformer_precision=float32"])) != base  # different numbers on a GPU

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from infvideo.data.record import QuestionRecord
-from infvideo.models.base import GenerationSettings
+from infvideo.models.base import GenerationSettings, qformer_autocast_dtype
 from infvideo.video.preprocess import preprocess_video_llama, preprocess_videochat2
 
 from .config import PredictConfig
@@ -34,8 +34,12 @@ class Backend:
     preprocess: Callable[[np.ndarray, int], Tensor]
 
     def encode_chunk(self, frames: np.ndarray) -> Tensor:
-        pixels = self.preprocess(frames, self.image_size).to(self.device)
-        return self.model.encode_chunk(pixels)
+        return self.encode_pixels(self.preprocess(frames, self.image_size))
+
+    def encode_pixels(self, pixels: Tensor) -> Tensor:
+        """Frame tokens of one preprocessed chunk (``preprocess``'s output, perhaps made by a
+        prefetch worker); non_blocking lets a copy from pinned host memory overlap the GPU's work."""
+        return self.model.encode_chunk(pixels.to(self.device, non_blocking=True))
 
     @property
     def device(self) -> torch.device:
@@ -56,6 +60,15 @@ class Backend:
         # Keep the model's own config truthful for anyone who inspects it.
         self.model.config = dataclasses.replace(self.model.config, alpha=config.model.alpha, memory=config.memory)
         self.config = config
+
+    def answer(self, visual: Tensor, record: QuestionRecord, settings: GenerationSettings, seed: int) -> Answer:
+        """One question, sampled with its own ``seed``."""
+        return self.answer_many([visual], [record], settings, seed)[0]
+
+    def answer_many(self, visuals: list[Tensor], records: list[QuestionRecord], settings: GenerationSettings, seed: int | None) -> list[Answer]:
+        """Several questions (visual [1, n, hidden] each) in one ``generate``; greedy, each gets its
+        ``answer``, while sampling draws the whole batch from one ``seed``."""
+        raise NotImplementedError
 
     def reusable_for(self, config: PredictConfig) -> bool:
         """Whether this loaded model can answer ``config`` after ``reconfigure``."""
@@ -85,7 +98,8 @@ class VideoLLaMABackend(Backend):
         settings = config.model
         base = InfVideoLLaMAConfig.full() if settings.preset == "full" else InfVideoLLaMAConfig.tiny()
         model_config = dataclasses.replace(
-            base, alpha=settings.alpha, memory=config.memory, add_frame_pos=settings.add_frame_pos, checkpoints=dict(settings.checkpoints)
+            base, alpha=settings.alpha, memory=config.memory, add_frame_pos=settings.add_frame_pos, checkpoints=dict(settings.checkpoints),
+            qformer_precision=settings.qformer_precision, vision_batch_size=settings.vision_batch_size,
         )
         if settings.reference_compat:
             model_config = InfVideoLLaMAConfig.reference_compat(model_config)
@@ -103,19 +117,27 @@ class VideoLLaMABackend(Backend):
         self.config = config
         self.prompts = PROMPTS
         self.image_size = config.sampling.image_size or self.model.vision_model.config.image_size
-        self.preprocess = lambda frames, size: preprocess_video_llama(frames, size)
+        self.preprocess = preprocess_video_llama  # a module function: prefetch workers receive it pickled
 
     def vision_signature(self) -> dict:
         s = self.config.model
-        return {"model": self.name, "preset": s.preset, "checkpoints": checkpoint_identities(s.checkpoints), "image_size": self.image_size}
+        signature = {"model": self.name, "preset": s.preset, "checkpoints": checkpoint_identities(s.checkpoints), "image_size": self.image_size}
+        # Half-precision frame Q-former tokens differ from fp32 ones; fp32 keeps the signature it always had.
+        dtype = qformer_autocast_dtype(s.qformer_precision, self.device, self.model.vision_model.dtype)
+        if dtype is not None:
+            signature["qformer_precision"] = str(dtype).removeprefix("torch.")
+        return signature
 
     def embed(self, chunks: list[Tensor], record: QuestionRecord, generator: torch.Generator) -> Tensor:
         return self.model.embed_video(chunks, generator)
 
-    def answer(self, visual: Tensor, record: QuestionRecord, settings: GenerationSettings, seed: int) -> Answer:
+    def _prompt(self, record: QuestionRecord) -> str:
         build = self.prompts[record.dataset]
-        prompt = build(record.question, list(record.options)) if record.dataset == "video_mme" else build(record.question)
-        return Answer(self.model.answer(visual, prompt, settings, seed=seed), None)
+        return build(record.question, list(record.options)) if record.dataset == "video_mme" else build(record.question)
+
+    def answer_many(self, visuals: list[Tensor], records: list[QuestionRecord], settings: GenerationSettings, seed: int | None) -> list[Answer]:
+        texts = self.model.answer_many(visuals, [self._prompt(record) for record in records], settings, seed=seed)
+        return [Answer(text, None) for text in texts]
 
 
 class VideoChat2Backend(Backend):
@@ -129,20 +151,23 @@ class VideoChat2Backend(Backend):
         if settings.preset == "full":
             from infvideo.models.pretrained import load_videochat2
 
-            model_config = dataclasses.replace(base, alpha=settings.alpha, memory=config.memory, checkpoints=dict(settings.checkpoints))
+            model_config = dataclasses.replace(
+                base, alpha=settings.alpha, memory=config.memory, checkpoints=dict(settings.checkpoints), qformer_precision=settings.qformer_precision
+            )
             self.model = load_videochat2(model_config, _dtype(settings.dtype), _device(settings.device))
         else:
             from infvideo.models.tokenizers import tiny_bert_tokenizer, tiny_llama_tokenizer
 
             tokenizers = VideoChat2Tokenizers(qformer=tiny_bert_tokenizer(), llm=tiny_llama_tokenizer())
             model_config = InfVideoChat2Config.tiny(
-                llm_vocab_size=len(tokenizers.llm), qformer_vocab_size=len(tokenizers.qformer), alpha=settings.alpha, memory=config.memory
+                llm_vocab_size=len(tokenizers.llm), qformer_vocab_size=len(tokenizers.qformer), alpha=settings.alpha, memory=config.memory,
+                qformer_precision=settings.qformer_precision,
             )
             torch.manual_seed(0)
             self.model = InfVideoChat2(model_config, tokenizers).to(_device(settings.device))
         self.config = config
         self.image_size = config.sampling.image_size or self.model.config.vision.image_size
-        self.preprocess = lambda frames, size: preprocess_videochat2(frames, size)
+        self.preprocess = preprocess_videochat2  # a module function: prefetch workers receive it pickled
 
     def vision_signature(self) -> dict:
         s = self.config.model
@@ -161,13 +186,17 @@ class VideoChat2Backend(Backend):
     def embed(self, chunks: list[Tensor], record: QuestionRecord, generator: torch.Generator) -> Tensor:
         return self.model.embed_video(chunks, generator, instruction=self._prompt(record).instruction)
 
-    def answer(self, visual: Tensor, record: QuestionRecord, settings: GenerationSettings, seed: int) -> Answer:
+    def answer_many(self, visuals: list[Tensor], records: list[QuestionRecord], settings: GenerationSettings, seed: int | None) -> list[Answer]:
         from infvideo.models.prompts_videochat2 import parse_option_letter
 
-        prompt = self._prompt(record)
-        text = prompt.clean(self.model.answer(visual, prompt.text, settings, seed=seed))
-        letters = "ABCDEFGHIJ"[: len(record.options)] if record.options else ""
-        return Answer(text, parse_option_letter(text, letters) if letters else None)
+        prompts = [self._prompt(record) for record in records]
+        texts = self.model.answer_many(visuals, [prompt.text for prompt in prompts], settings, seed=seed)
+        answers = []
+        for record, prompt, text in zip(records, prompts, texts):
+            text = prompt.clean(text)
+            letters = "ABCDEFGHIJ"[: len(record.options)] if record.options else ""
+            answers.append(Answer(text, parse_option_letter(text, letters) if letters else None))
+        return answers
 
 
 BACKENDS = {"video_llama": VideoLLaMABackend, "videochat2": VideoChat2Backend}
@@ -176,7 +205,10 @@ BACKENDS = {"video_llama": VideoLLaMABackend, "videochat2": VideoChat2Backend}
 def backend_key(config: PredictConfig) -> tuple:
     """The model settings that need a rebuild when they change (alpha and memory do not)."""
     m = config.model
-    return (m.name, m.preset, tuple(sorted(m.checkpoints.items())), m.dtype, m.device, m.add_frame_pos, m.reference_compat)
+    return (
+        m.name, m.preset, tuple(sorted(m.checkpoints.items())), m.dtype, m.device, m.add_frame_pos, m.reference_compat,
+        m.qformer_precision, m.vision_batch_size,
+    )
 
 
 def build_backend(config: PredictConfig) -> Backend:

@@ -33,6 +33,10 @@ class ModelSettings:
     reference_compat: bool = False  # the reference's numerics and quirks (see docs/architecture.md)
     dtype: str = "float16"  # float16 | bfloat16 | float32 (or fp16, bf16, fp32): a full model's LLM and vision dtype; tiny presets run in fp32
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N | mps
+    # Q-former numerics (docs/performance.md): autocast (the reference: fp16/bf16 autocast following
+    # dtype on CUDA, fp32 elsewhere) | float32 (the parity path) | float16 | bfloat16 (on any device)
+    qformer_precision: str = "autocast"
+    vision_batch_size: int | None = None  # Video-LLaMA: frames per ViT + frame Q-former forward; None = the whole chunk
 
 
 @dataclass
@@ -42,6 +46,12 @@ class SamplingSettings:
     rule: str = "segment_centres"  # a rule of infvideo.video.indices.RULES; all_frames: every frame, chunks of frames_per_chunk
     backend: str = "auto"  # auto | decord | pyav
     image_size: int | None = None  # None: the model's own input size
+    # Processes decoding + preprocessing the next chunks and videos while the model encodes this one
+    # (infvideo.video.prefetch). 0: serial, in the main process (the default until the overlap has been
+    # measured on a GPU, docs/performance.md). None (auto): 2 when the model is on CUDA, 0 on a CPU,
+    # where the workers take cores from the model. Answers do not depend on it.
+    decode_workers: int | None = 0
+    prefetch_chunks: int = 4  # preprocessed chunks queued ahead of the model (host memory ~ 2x this + workers)
 
 
 @dataclass
@@ -168,6 +178,13 @@ def identity(config: PredictConfig) -> dict[str, Any]:
     so staging data or checkpoints elsewhere resumes the same run. ``config.yaml`` records the paths."""
     data = OmegaConf.to_container(OmegaConf.structured(config))
     data["run"] = {"seed": data["run"]["seed"]}
+    # How fast, not what: each of these gives the same answers (greedy, tested equal), so changing one
+    # resumes the same run.
+    for name in ("decode_workers", "prefetch_chunks"):
+        del data["sampling"][name]
+    for name in ("batch_questions", "cache", "cache_length", "compile", "compile_mode"):
+        data["generation"].pop(name, None)
+    data["model"].pop("vision_batch_size", None)
     del data["protocol"]  # scoring, not answering
     for name in ("limit", "on_error", "video_folder", "video_pattern"):
         data["data"].pop(name, None)

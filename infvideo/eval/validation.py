@@ -68,6 +68,10 @@ def _settings_problems(config: PredictConfig) -> list[str]:
         problems.append(f"sampling.backend={sampling.backend!r} is not one of {', '.join(DECODERS)}")
     elif sampling.backend == "decord" and "decord" not in available_backends():
         problems.append("sampling.backend=decord but decord is not installed (pip install decord, or use auto/pyav)")
+    if sampling.decode_workers is not None and sampling.decode_workers < 0:
+        problems.append(f"sampling.decode_workers={sampling.decode_workers} must be 0 (serial), a number of processes, or null (auto)")
+    if sampling.prefetch_chunks < 1:
+        problems.append(f"sampling.prefetch_chunks={sampling.prefetch_chunks} must be at least 1")
     if sampling.image_size is not None and sampling.image_size < 1:
         problems.append(f"sampling.image_size={sampling.image_size} must be positive")
     if generation.max_new_tokens < 1 or generation.num_beams < 1:

@@ -39,15 +39,26 @@ def equal_bins(num_bins: int, device: torch.device | str | None = None) -> Tenso
     return torch.linspace(0, 1, num_bins + 1, device=device)
 
 
+# Constants are cached per device: moving a CPU copy on every call would be a host-to-device copy,
+# which synchronises the stream and cannot run inside a CUDA graph.
 @cached_constants(32)
-def _box_bin_overlap(basis: RectangularBasis, num_bins: int) -> Tensor:
+def _box_bin_overlap(basis: RectangularBasis, num_bins: int, device: torch.device = torch.device("cpu")) -> Tensor:
+    if device.type != "cpu":
+        return _box_bin_overlap(basis, num_bins).to(device)
     edges = equal_bins(num_bins)
     return basis.integrate(edges[:-1], edges[1:]).T.contiguous()  # [N, K]
 
 
 @cached_constants(32)
-def _log_widths(basis: RectangularBasis) -> Tensor:
+def _log_widths(basis: RectangularBasis, device: torch.device = torch.device("cpu")) -> Tensor:
+    if device.type != "cpu":
+        return _log_widths(basis).to(device)
     return basis.widths.log()
+
+
+@cached_constants(32)
+def _moments(basis: Basis, device: torch.device) -> tuple[Tensor, Tensor]:
+    return tuple(m.to(device) for m in basis.moments())
 
 
 @dataclass
@@ -62,7 +73,7 @@ class GibbsBoxAttention:
 
     @classmethod
     def exact(cls, basis: RectangularBasis, scores: Tensor) -> "GibbsBoxAttention":
-        log_widths = _log_widths(basis).to(scores.device)
+        log_widths = _log_widths(basis, scores.device)
         log_mass = scores + log_widths
         log_z = torch.logsumexp(log_mass, dim=-1, keepdim=True)
         return cls(basis, scores, torch.exp(log_mass - log_z), torch.exp(scores - log_z))
@@ -80,11 +91,11 @@ class GibbsBoxAttention:
 
     def bin_masses(self, num_bins: int) -> Tensor:
         """Mass of each of ``num_bins`` equal bins of [0, 1]: [B, h, q, K]."""
-        return self.box_density @ _box_bin_overlap(self.basis, num_bins).to(self.box_density.device)
+        return self.box_density @ _box_bin_overlap(self.basis, num_bins, self.box_density.device)
 
     def total_bin_masses(self, num_bins: int) -> Tensor:
         """Bin masses summed over heads and queries: [B, K] (the density is linear, sum first)."""
-        return self.box_density.sum(dim=(1, 2)) @ _box_bin_overlap(self.basis, num_bins).to(self.box_density.device)
+        return self.box_density.sum(dim=(1, 2)) @ _box_bin_overlap(self.basis, num_bins, self.box_density.device)
 
 
 @dataclass
@@ -135,7 +146,7 @@ class GaussianAttention:
     @classmethod
     def moment_matched(cls, basis: Basis, scores: Tensor, temperature: float) -> "GaussianAttention":
         omega = torch.softmax(temperature * scores, dim=-1)
-        centres, second = (m.to(scores.device) for m in basis.moments())
+        centres, second = _moments(basis, scores.device)
         mean = omega @ centres
         var = (omega @ second - mean**2).clamp(min=1e-8)
         return cls(basis, mean, var, basis.integrate_gaussian(mean, var))

@@ -95,8 +95,30 @@ def as_token_sets(x: Tensor) -> Tensor:
     raise ValueError(f"expected [batch, frames, (tokens,) width], got shape {tuple(x.shape)}")
 
 
+def checks_wait_for_values(x: Tensor) -> bool:
+    """Whether a value check on ``x`` may read its result back now. On the CPU there is no device to
+    wait for, so a failed check raises ``ValueError`` at once; on an accelerator reading a flag back
+    would stall the stream (and break CUDA-graph capture), so the check is queued on the device instead
+    (``torch._assert_async``: the failure surfaces as a device-side assertion at the next sync).
+    Tests patch this to take the device branch on a CPU."""
+    return x.device.type == "cpu"
+
+
+def check_values(ok: Tensor, message: str) -> None:
+    """Raise ``ValueError(message)`` unless the boolean scalar ``ok`` holds, without a host sync on a device."""
+    if checks_wait_for_values(ok):
+        if not bool(ok):
+            raise ValueError(message)
+    else:
+        torch._assert_async(ok, message)
+
+
 def check_finite(x: Tensor, what: str) -> None:
-    # One reduction is enough unless something is off; the sum can overflow on finite input, so
-    # only then is every element checked.
-    if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
-        raise ValueError(f"{what} contains NaN or Inf values")
+    message = f"{what} contains NaN or Inf values"
+    if checks_wait_for_values(x):
+        # One reduction is enough unless something is off; the sum can overflow on finite input, so
+        # only then is every element checked.
+        if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
+            raise ValueError(message)
+    else:
+        check_values(torch.isfinite(x).all(), message)

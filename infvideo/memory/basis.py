@@ -51,8 +51,8 @@ class RectangularBasis:
         return centres - width / 2, centres + width / 2
 
     def bounds(self, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
-        lower, upper = self._bounds
-        return lower.to(device), upper.to(device)
+        # Kept per device: a fresh host-to-device copy on every call would sync the stream.
+        return _device_copies(self._bounds, self, torch.device("cpu") if device is None else torch.device(device))
 
     @property
     def centres(self) -> Tensor:
@@ -114,13 +114,11 @@ class RectangularBasis:
         if index.dim() == 1:
             index = index.unsqueeze(0).expand(batch, -1)
         valid = index >= 0
-        if bool(valid.all()):
-            table, stride = coefficients.reshape(-1, width), num_basis
-        else:  # times outside every box read an appended zero row
-            table = torch.cat([coefficients, coefficients.new_zeros(batch, 1, width)], dim=1).reshape(-1, width)
-            stride, index = num_basis + 1, torch.where(valid, index, torch.full_like(index, num_basis))
-        rows = index + torch.arange(batch, device=index.device).unsqueeze(-1) * stride
-        return table.index_select(0, rows.reshape(-1)).view(batch, -1, width)
+        # Times outside every box read zero. Selecting a clamped row and zeroing it afterwards gives
+        # the same values as a branch on ``valid.all()`` without reading that flag back to the host.
+        rows = index.clamp(min=0) + torch.arange(batch, device=index.device).unsqueeze(-1) * num_basis
+        selected = coefficients.reshape(-1, width).index_select(0, rows.reshape(-1)).view(batch, -1, width)
+        return torch.where(valid.unsqueeze(-1), selected, selected.new_zeros(()))
 
 
 @dataclass(frozen=True, eq=True)
@@ -161,16 +159,16 @@ class GaussianBasis:
         return self._params[1]
 
     def evaluate(self, t: Tensor) -> Tensor:
-        mu, sigma = (p.to(t.device) for p in self._params)
+        mu, sigma = _device_copies(self._params, self, t.device)
         return normal_pdf(t.unsqueeze(-1), mu, sigma**2)
 
     def integrate(self, a: Tensor, b: Tensor) -> Tensor:
-        mu, sigma = (p.to(a.device) for p in self._params)
+        mu, sigma = _device_copies(self._params, self, a.device)
         return normal_cdf((b.unsqueeze(-1) - mu) / sigma) - normal_cdf((a.unsqueeze(-1) - mu) / sigma)
 
     def integrate_gaussian(self, mean: Tensor, var: Tensor) -> Tensor:
         """∫ N(t; mean, var) N(t; μ_j, σ_j²) dt = N(mean; μ_j, var + σ_j²)."""
-        mu, sigma = (p.to(mean.device) for p in self._params)
+        mu, sigma = _device_copies(self._params, self, mean.device)
         return normal_pdf(mean.unsqueeze(-1), mu, var.unsqueeze(-1) + sigma**2)
 
     def moments(self) -> tuple[Tensor, Tensor]:
@@ -183,6 +181,20 @@ class GaussianBasis:
 
 
 Basis = RectangularBasis | GaussianBasis
+
+_DEVICE_COPIES: dict[tuple, tuple[Tensor, ...]] = {}
+
+
+def _device_copies(tensors: tuple[Tensor, ...], basis: Basis, device: torch.device) -> tuple[Tensor, ...]:
+    """A basis's constant tensors on ``device``, copied once per (basis, device): a per-call
+    host-to-device copy from pageable memory synchronises the stream and cannot be graph-captured."""
+    if device.type == "cpu":
+        return tensors
+    key = (basis, str(device))
+    if key not in _DEVICE_COPIES:
+        with torch.inference_mode(False), torch.no_grad():  # as cached_constants: no inference tensors
+            _DEVICE_COPIES[key] = tuple(t.to(device) for t in tensors)
+    return _DEVICE_COPIES[key]
 
 
 def make_basis(kind: str, num_basis: int, sigmas: tuple[float, ...] = (0.005, 0.01), reference_bounds: bool = False) -> Basis:

@@ -26,6 +26,12 @@ from .regression import chunk_fit, consolidation_fit
 from .sampling import sticky_sample_times, uniform_sample_times
 
 
+def _full_precision(x: Tensor):
+    """Autocast off: under a Q-former run with fp16/bf16 autocast the memory's fits and attention would
+    otherwise drop to half precision; the memory's numerics do not depend on the Q-former's precision."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 class ContinuousMemory:
     def __init__(
         self,
@@ -92,10 +98,11 @@ class ContinuousMemory:
         x = x.float()
         if self.coefficients is not None and self.coefficients.shape[0] != x.shape[0]:
             raise ValueError(f"batch changed from {self.coefficients.shape[0]} to {x.shape[0]} without reset()")
-        if self.reference_compat:
-            coefficients = self._update_reference(x)
-        else:
-            coefficients = self._update_exact(x)
+        with _full_precision(x):
+            if self.reference_compat:
+                coefficients = self._update_reference(x)
+            else:
+                coefficients = self._update_exact(x)
         self.coefficients = coefficients.detach()
         self.chunks_seen += 1
 
@@ -157,12 +164,15 @@ class ContinuousMemory:
             raise RuntimeError("read() before any update(): the memory is empty")
         if queries.shape[0] != self.coefficients.shape[0]:
             raise ValueError(f"queries batch {queries.shape[0]} != memory batch {self.coefficients.shape[0]}")
+        # The key/value projections run as the calling layer runs (autocast included); the attention
+        # over the memory is computed in fp32 either way.
         keys = split_heads(project(key, self.coefficients).float(), num_heads)  # [B, h, N, d]
         values = split_heads(project(value, self.coefficients).float(), num_heads)
         q = split_heads(queries.float(), num_heads)
-        scores = box_scores(q, keys)
-        self.last_attention = attend(self.basis, scores, self.attention, self.reference_compat, self.temperature)
-        context = torch.matmul(self.last_attention.weights, values)  # [B, h, q, d]
+        with _full_precision(q):
+            scores = box_scores(q, keys)
+            self.last_attention = attend(self.basis, scores, self.attention, self.reference_compat, self.temperature)
+            context = torch.matmul(self.last_attention.weights, values)  # [B, h, q, d]
         return merge_heads(context).to(queries.dtype)
 
     # -- inspection --------------------------------------------------------------------------

@@ -75,6 +75,9 @@ class DenseFit:
 class BoxFit:
     index: Tensor  # [P] box of each position, -1 if none
     scale: Tensor  # [N] 1 / (c_j + λ)
+    # Whether every position falls in a box, decided once when the fit is built (on the CPU) so that
+    # ``apply`` never reads a flag back from the device.
+    all_inside: bool = True
 
     def apply(self, *parts: Tensor) -> Tensor:
         """Coefficients [batch, N, e] for samples given as consecutive parts [batch, P_k, e]
@@ -85,9 +88,11 @@ class BoxFit:
         for x in parts:
             index = self.index[start : start + x.shape[1]]
             start += x.shape[1]
-            valid = index >= 0
-            if not bool(valid.all()):
-                x, index = x[:, valid], index[valid]
+            if not self.all_inside:
+                # Samples outside every box add an exact zero to box 0: no boolean indexing (whose
+                # output size would have to be read back from the device).
+                valid = index >= 0
+                x, index = torch.where(valid[:, None], x, x.new_zeros(())), index.clamp(min=0)
             out.index_add_(1, index, x)
         return out.mul_(self.scale.to(out.dtype).unsqueeze(-1))
 
@@ -99,14 +104,14 @@ class BoxFit:
         return G
 
     def to(self, device: torch.device | str) -> "BoxFit":
-        return BoxFit(self.index.to(device), self.scale.to(device))
+        return BoxFit(self.index.to(device), self.scale.to(device), self.all_inside)
 
 
 def box_fit(basis: RectangularBasis, positions: Tensor, ridge: float) -> BoxFit:
     """Closed-form ridge fit for boxes. Phantom positions fall in no box, so padding is moot."""
     index = basis.box_index(positions.float())
     counts = torch.zeros(basis.num_basis).index_add_(0, index[index >= 0], torch.ones(int((index >= 0).sum())))
-    return BoxFit(index, 1.0 / (counts + ridge))
+    return BoxFit(index, 1.0 / (counts + ridge), bool((index >= 0).all()))
 
 
 Fit = DenseFit | BoxFit

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .base import check_values
+
 
 def uniform_sample_times(num_samples: int, device: torch.device | str | None = None) -> Tensor:
     """Cell midpoints (k − ½)/M, k = 1..M: every part of [0, 1] read equally."""
@@ -27,13 +29,21 @@ def sticky_sample_times(
     """Draw M times per batch item from a density given by its mass on K equal bins of [0, 1].
 
     ``bin_masses`` [batch, K] (need not be normalised). Each time is the left edge of its bin plus,
-    with ``jitter``, a uniform offset inside the bin. Draws use ``generator`` (on its own device,
-    CPU by default) so they are reproducible and identical on CPU and GPU. Returns [batch, M].
+    with ``jitter``, a uniform offset inside the bin. Returns [batch, M] on ``bin_masses``' device.
+
+    Draws run on ``generator``'s device (the default generator of ``bin_masses``' device when None).
+    A generator on the masses' device keeps the draws free of host-device synchronisation (the GPU
+    hot path); a CPU generator with masses on a GPU copies the masses to the host first, which syncs
+    but gives the same draws as a CPU run (the two devices' random streams differ).
     """
     device = bin_masses.device
-    masses = bin_masses.detach().float().cpu() if generator is None else bin_masses.detach().float().to(generator.device)
-    if not torch.isfinite(masses).all() or (masses < 0).any():
-        raise ValueError("sticky sampling got a non-finite or negative attention density")
+    masses = bin_masses.detach().float()
+    if generator is not None:
+        masses = masses.to(generator.device)
+    check_values(
+        torch.isfinite(masses).all() & (masses >= 0).all(),
+        "sticky sampling got a non-finite or negative attention density",
+    )
     batch, num_bins = masses.shape
     totals = masses.sum(-1, keepdim=True)
     # An item whose density has no mass on [0, 1] is read uniformly rather than failing.

@@ -18,7 +18,8 @@ from transformers import Blip2QFormerConfig, Blip2QFormerModel, Blip2VisionConfi
 from infvideo.memory import MemoryConfig, build_memory
 from infvideo.memory.moviechat import adaptive_position_count, hierarchical_position_table
 
-from .base import GenerationSettings, RunningMean, generate_from_embeddings, strip_leading_special
+from .base import GenerationSettings, RunningMean, qformer_precision, strip_leading_special
+from .batching import generate_padded
 from .memory_attention import install_memory, memory_layers, reset_memories
 from .prompts_video_llama import clean_answer, split_prompt
 
@@ -42,6 +43,12 @@ class InfVideoLLaMAConfig:
     add_frame_pos: bool = True  # MovieChat/Video-LLaMA behaviour; the reference computes but never adds them
     dropout_at_inference: bool = False  # the reference leaves the video Q-former in training mode
     max_context: int = 2000
+    # Frame stage speed (docs/performance.md). qformer_precision: the frame Q-former's numerics, one of
+    # base.QFORMER_PRECISIONS ("autocast" = the reference's fp16/bf16 autocast on CUDA; "float32" = the
+    # parity path). vision_batch_size: frames per ViT + frame Q-former forward (None: the whole chunk);
+    # frames are independent here, so it trades peak memory for speed and leaves the tokens unchanged.
+    qformer_precision: str = "float32"
+    vision_batch_size: int | None = None
     # Original checkpoint files by role (vision, blip2, finetune: .pth files; llm: an HF folder);
     # see infvideo.models.checkpoints.video_llama.VIDEO_LLAMA_FILES for what each holds and where.
     checkpoints: dict = field(default_factory=dict)
@@ -119,12 +126,21 @@ class InfVideoLLaMA(nn.Module):
     # -- frame stage -------------------------------------------------------------------------
     @torch.inference_mode()
     def encode_chunk(self, frames: Tensor) -> Tensor:
-        """Preprocessed frames [L, 3, H, W] -> frame Q-former tokens [L, num_query_tokens, width]."""
+        """Preprocessed frames [L, 3, H, W] -> frame Q-former tokens [L, num_query_tokens, width] (fp32)."""
+        size = self.config.vision_batch_size
+        if size is None or frames.shape[0] <= size:
+            return self._encode_frames(frames)
+        return torch.cat([self._encode_frames(part) for part in frames.split(size)])
+
+    def _encode_frames(self, frames: Tensor) -> Tensor:
         dtype = self.vision_model.embeddings.patch_embedding.weight.dtype
         image_tokens = self.vision_model(pixel_values=frames.to(dtype)).last_hidden_state
-        image_tokens = image_tokens.to(self.query_tokens.dtype)  # the Q-formers stay in fp32
+        # The Q-former weights stay fp32; with an autocast precision its matmuls run in half precision.
+        image_tokens = image_tokens.to(self.query_tokens.dtype)
         queries = self.query_tokens.expand(frames.shape[0], -1, -1)
-        return self.qformer(query_embeds=queries, encoder_hidden_states=image_tokens).last_hidden_state
+        with qformer_precision(self.config.qformer_precision, frames.device, dtype):
+            tokens = self.qformer(query_embeds=queries, encoder_hidden_states=image_tokens).last_hidden_state
+        return tokens.to(self.query_tokens.dtype)  # cached frame tokens are fp32 whatever the precision
 
     # -- memory stage ------------------------------------------------------------------------
     def frame_positions(self, num_frames: int) -> Tensor:
@@ -170,20 +186,30 @@ class InfVideoLLaMA(nn.Module):
     @torch.inference_mode()
     def answer(self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None) -> str:
         """Generate from the prompt with the video in place of ``<ImageHere>``; stop at "###"."""
+        return self.answer_many([visual], [prompt], settings, seed)[0]
+
+    @torch.inference_mode()
+    def answer_many(
+        self, visuals: list[Tensor], prompts: list[str], settings: GenerationSettings | None = None, seed: int | None = None
+    ) -> list[str]:
+        """One answer per (visual [1, n, hidden], prompt) pair from one left-padded ``generate``; each row
+        stops at its own "###" (or EOS). Greedy, each answer is the one ``answer`` gives alone (beam
+        search may differ); a ``seed`` seeds the batch as a whole, not each row."""
         if self.tokenizer is None:
             raise RuntimeError("InfVideoLLaMA.answer needs a tokenizer")
         settings = settings or GenerationSettings()
-        embeds = self.prompt_embeddings(visual, prompt)
-        # The reference keeps the last (max_context − max_new_tokens) prompt positions.
-        overflow = embeds.shape[1] + settings.max_new_tokens - self.config.max_context
-        if overflow > 0:
-            embeds = embeds[:, overflow:]
-        output = generate_from_embeddings(
-            self.language_model, embeds, settings, seed,
+        rows = [self._truncate(self.prompt_embeddings(visual, prompt), settings) for visual, prompt in zip(visuals, prompts, strict=True)]
+        outputs = generate_padded(
+            self.language_model, rows, settings, seed,
             stop_strings=["###"], tokenizer=self.tokenizer, pad_token_id=self.tokenizer.pad_token_id,
-        )[0]
-        output = strip_leading_special(output)
-        return clean_answer(self.tokenizer.decode(output, skip_special_tokens=True))
+        )
+        # Rows that stopped early are filled with the pad id, a special token that decoding skips.
+        return [clean_answer(self.tokenizer.decode(strip_leading_special(ids), skip_special_tokens=True)) for ids in outputs]
+
+    def _truncate(self, embeds: Tensor, settings: GenerationSettings) -> Tensor:
+        """The reference keeps the last (max_context − max_new_tokens) prompt positions."""
+        overflow = embeds.shape[1] + settings.max_new_tokens - self.config.max_context
+        return embeds[:, overflow:] if overflow > 0 else embeds
 
     def memories(self):
         return [layer.memory for layer in memory_layers(self.video_qformer)]

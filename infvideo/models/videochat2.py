@@ -21,7 +21,8 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from infvideo.memory import MemoryConfig, build_memory
 
-from .base import GenerationSettings, RunningMean, generate_from_embeddings, strip_leading_special
+from .base import GenerationSettings, RunningMean, qformer_precision, strip_leading_special
+from .batching import generate_padded
 from .memory_attention import install_memory, memory_layers, reset_memories
 from .prompts_videochat2 import MULTIPLE_CHOICE_SYSTEM, cut_at_stop, segment_token_ids
 from .umt import UMTConfig, UMTVisionEncoder
@@ -42,6 +43,10 @@ class InfVideoChat2Config:
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     alpha: float = 0.75
     instruction: str = MULTIPLE_CHOICE_SYSTEM  # the Q-former's instruction when embed_video is given none
+    # The Q-former's numerics, one of base.QFORMER_PRECISIONS ("autocast" = the reference's fp16/bf16
+    # autocast on CUDA; "float32" = the parity path); the memory inside it computes in fp32 either way.
+    # (No ViT sub-batching here: UMT attends across the frames of a chunk, so a chunk is one forward.)
+    qformer_precision: str = "float32"
     # Original checkpoint files by role (umt_qformer, stage3: .pth files; llm: an HF folder); see
     # infvideo.models.checkpoints.videochat2.VIDEOCHAT2_FILES for what each holds and where.
     checkpoints: dict = field(default_factory=dict)
@@ -173,15 +178,18 @@ class InfVideoChat2(nn.Module):
         queries = torch.cat([self.query_tokens, self.extra_query_tokens], dim=1).expand(batch, -1, -1)
         text_ids, text_mask = text
         query_mask = torch.ones(queries.shape[:2], dtype=text_mask.dtype, device=text_mask.device)
-        output = self.qformer(
-            input_ids=text_ids.expand(batch, -1),
-            attention_mask=torch.cat([query_mask, text_mask.expand(batch, -1)], dim=1),
-            query_embeds=queries,
-            encoder_hidden_states=encoder_tokens,
-            encoder_attention_mask=torch.ones(encoder_tokens.shape[:2], dtype=torch.long, device=encoder_tokens.device),
-        ).last_hidden_state
-        # Only the query positions go to the LLM; the instruction positions are discarded.
-        return self.mistral_proj(output[:, : queries.shape[1]])
+        vision_dtype = self.vision_layernorm.weight.dtype
+        with qformer_precision(self.config.qformer_precision, encoder_tokens.device, vision_dtype):
+            output = self.qformer(
+                input_ids=text_ids.expand(batch, -1),
+                attention_mask=torch.cat([query_mask, text_mask.expand(batch, -1)], dim=1),
+                query_embeds=queries,
+                encoder_hidden_states=encoder_tokens,
+                encoder_attention_mask=torch.ones(encoder_tokens.shape[:2], dtype=torch.long, device=encoder_tokens.device),
+            ).last_hidden_state
+            # Only the query positions go to the LLM; the instruction positions are discarded.
+            projected = self.mistral_proj(output[:, : queries.shape[1]])
+        return projected.to(self.mistral_proj.weight.dtype)  # autocast or not, the same output dtype
 
     @torch.inference_mode()
     def embed_video(
@@ -215,19 +223,29 @@ class InfVideoChat2(nn.Module):
     def answer_batch(
         self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None
     ) -> list[str]:
-        """One answer per batch item: generation stops at "</s>"; a leading <unk> then <s> are dropped and
-        the text is cut at "</s>", as the reference."""
+        """One answer per video of the batch ``visual`` [batch, n, hidden], all with the same prompt."""
+        return self.answer_many(list(visual.split(1)), [prompt] * visual.shape[0], settings, seed)
+
+    @torch.inference_mode()
+    def answer_many(
+        self, visuals: list[Tensor], prompts: list[str], settings: GenerationSettings | None = None, seed: int | None = None
+    ) -> list[str]:
+        """One answer per (visual [1, n, hidden], prompt) pair from one left-padded ``generate``: each row
+        stops at its own "</s>"; a leading <unk> then <s> are dropped and the text is cut at "</s>", as the
+        reference. Greedy, each answer is the one ``answer`` gives alone (beam search may differ); a ``seed``
+        seeds the batch as a whole, not each row."""
         if self.tokenizers is None:
             raise RuntimeError("InfVideoChat2.answer needs its tokenizers")
         settings = settings or replace(DEFAULT_GENERATION)  # a copy: callers may tweak theirs
         tokenizer = self.tokenizers.llm
-        embeds = self.prompt_embeddings(visual, prompt)
+        rows = [self.prompt_embeddings(visual, prompt) for visual, prompt in zip(visuals, prompts, strict=True)]
         eos = tokenizer.eos_token_id
-        outputs = generate_from_embeddings(
-            self.language_model, embeds, settings, seed,
+        outputs = generate_padded(
+            self.language_model, rows, settings, seed,
             # The reference stops on [2] or [29871, 2]; both end with the EOS id.
             eos_token_id=eos, pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
         )
+        # Rows that stopped early are filled with the pad id after their "</s>", where decode cuts.
         return [self.decode(ids) for ids in outputs]
 
     def decode(self, ids: Tensor) -> str:
