@@ -12,12 +12,20 @@ workers; that is a figure printed here, not a test assertion.
     python benchmarks/bench_pipeline.py --tiny                 # CPU, seconds: tiny model, small videos
     python benchmarks/bench_pipeline.py                        # GPU: full-size ∞-Video-LLaMA, random weights
     python benchmarks/bench_pipeline.py --workers 0 2 4 --videos 8 --seconds 600
+
+``--parallel-decode`` measures instead the serial path's decoding alone (``decode_workers=0``): the
+sampled frames of one generated video per length (bench_video.py's H.264, keyframe every 250
+frames), chunk by chunk through ``prefetch_videos``, with ``sampling.parallel_decode`` never and
+always (one process per core, the pool started per video as predict does); frames/s and equality:
+
+    python benchmarks/bench_pipeline.py --parallel-decode --minutes 1 10 --size 320
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import resource
 import shutil
 import subprocess
@@ -168,6 +176,35 @@ def run_setting(base_overrides: list[str], root: Path, records: list[QuestionRec
     }
 
 
+def bench_parallel_decode(minutes: list[float], size: int, frames_per_chunk: int, num_chunks: int, repeats: int = 3) -> None:
+    """Frames/s of the serial path's decoding with the keyframe-parallel decoder off and on."""
+    import numpy as np
+    from bench_video import bench_video_path
+
+    from infvideo.video.prefetch import ChunkPlan, VideoJob, prefetch_videos
+
+    width, height = size, size * 3 // 4
+    plan = ChunkPlan("segment_centres", frames_per_chunk, num_chunks)
+    print(f"{os.cpu_count()} cores; {num_chunks} chunks x {frames_per_chunk} frames (segment_centres), {width}x{height}, "
+          f"best of {repeats}, pool start included")
+    print(f"{'minutes':>7} {'frames':>7} {'never f/s':>10} {'always f/s':>11} {'gain':>6} {'equal':>6}")
+    for length in minutes:
+        path = bench_video_path(Path(tempfile.gettempdir()) / "infvideo-bench", length, width, height)
+        results = {}
+        for mode in ("never", "always"):
+            best, chunks = float("inf"), None
+            for _ in range(repeats):
+                start = time.perf_counter()
+                video = next(prefetch_videos([VideoJob(str(path), "pyav", None, plan, None, None, mode)]))
+                chunks = list(video)
+                best = min(best, time.perf_counter() - start)
+            results[mode] = (best, chunks)
+        frames = sum(len(chunk) for chunk in results["never"][1])
+        equal = all(np.array_equal(a, b) for a, b in zip(results["never"][1], results["always"][1], strict=True))
+        serial, parallel = (frames / results[mode][0] for mode in ("never", "always"))
+        print(f"{length:>7g} {int(length * 60 * 25):>7} {serial:>10.0f} {parallel:>11.0f} {parallel / serial:>6.2f} {str(equal):>6}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="the tiny preset on a CPU (seconds); default: full size, random weights, GPU")
@@ -176,9 +213,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="length of each video (default 60 tiny, 600 full)")
     parser.add_argument("--size", type=int, default=None, help="frame side in pixels (default 256 tiny, 480 full)")
     parser.add_argument("--fps", type=int, default=8)
+    parser.add_argument("--num-chunks", type=int, default=None, help="--parallel-decode: chunks per video (default 8)")
     parser.add_argument("--questions", type=int, default=1, help="questions per video (one batched generate when enabled)")
     parser.add_argument("--prefetch", type=int, default=4, help="sampling.prefetch_chunks")
+    parser.add_argument("--parallel-decode", action="store_true", help="measure the keyframe-parallel decoder in the serial path instead")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0], help="--parallel-decode: video lengths")
     args = parser.parse_args()
+    if args.parallel_decode:
+        bench_parallel_decode(args.minutes, args.size or 320, 16, args.num_chunks or 8)
+        return
     tiny = args.tiny
     videos_count = args.videos or (6 if tiny else 8)
     seconds = args.seconds or (40.0 if tiny else 600.0)

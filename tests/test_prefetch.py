@@ -135,3 +135,89 @@ def test_pixels_cross_the_process_boundary_unchanged(videos):
     workers = [chunk for video in prefetch_videos([VideoJob(str(videos["v3"]), "pyav", 20, plan, preprocess_videochat2, 32)], workers=1)
                for chunk in video]
     assert len(serial) == 2 and all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(serial, workers))
+
+
+def test_extract_caches_the_same_tokens_with_workers_and_a_bad_video_fails_alone(tmp_path, videos):
+    from infvideo.eval.runner import _token_key, extract_tokens
+    from infvideo.eval.token_cache import TokenCache
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    rows = records(videos, broken)
+    caches = {}
+    for workers in (0, 2):
+        config = config_for(tmp_path, **{"run.token_cache": str(tmp_path / f"tokens{workers}"), "sampling.decode_workers": workers})
+        backend = build_backend(config)
+        summary = extract_tokens(config, rows, backend=backend)
+        assert summary["videos"] == 4 and summary["encoded"] == 4 and list(summary["failures"]) == [str(broken)]
+        caches[workers] = (config, TokenCache(config.run.token_cache, backend.vision_signature()))
+    for row in rows[:2] + rows[3:]:
+        serial, parallel = (cache.load(_token_key(config, row)) for config, cache in caches.values())
+        assert len(serial) == 3 and all(a.equal(b) for a, b in zip(serial, parallel, strict=True))
+
+
+def _use_parallel_decoder(monkeypatch, min_frames):
+    """Counts the parallel decoder's calls; two cores whatever the machine, ``min_frames`` for auto."""
+    import infvideo.video.prefetch as prefetch
+    from infvideo.video.parallel import ParallelDecoder
+
+    calls = []
+    original = ParallelDecoder.get_frames
+    monkeypatch.setattr(ParallelDecoder, "get_frames", lambda self, indices: calls.append(self.path) or original(self, indices))
+    monkeypatch.setattr(prefetch.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(prefetch, "PARALLEL_MIN_FRAMES", min_frames)
+    return calls
+
+
+@pytest.mark.parametrize("preprocess", [False, True])
+def test_the_parallel_decoder_gives_the_same_chunks_and_leaves_no_process(videos, monkeypatch, preprocess):
+    import multiprocessing
+
+    from infvideo.video.preprocess import preprocess_videochat2
+
+    calls = _use_parallel_decoder(monkeypatch, min_frames=30)
+    before = set(multiprocessing.active_children())
+    plan = ChunkPlan("segment_centres", 8, 2)  # 8 frames spread over half the video: several keyframe intervals
+
+    def chunks(mode):
+        jobs = [VideoJob(str(videos[name]), "pyav", None, plan, preprocess_videochat2 if preprocess else None, 32, mode)
+                for name in ("v1", "v2")]
+        return [[np.asarray(chunk) for chunk in video] for video in prefetch_videos(jobs)]
+
+    off = chunks("never")
+    assert not calls
+    on = chunks("always")
+    assert calls.count(str(videos["v1"])) == 2 and calls.count(str(videos["v2"])) == 2
+    calls.clear()
+    auto = chunks("auto")
+    assert calls == [str(videos["v1"])] * 2  # v2's 25 frames are under the threshold: decoded serially
+    for got in (on, auto):
+        assert all(np.array_equal(a, b) for video, expected in zip(got, off) for a, b in zip(video, expected, strict=True))
+    if not preprocess:
+        assert [read_codes(chunk) for chunk in on[0]] == [read_codes(chunk) for chunk in off[0]]
+    assert set(multiprocessing.active_children()) <= before  # every video's pool was shut down
+
+
+def test_workers_never_start_the_parallel_decoder(videos, monkeypatch):
+    """Prefetch workers are daemon processes (no pools): a job asking for it is decoded serially there."""
+    plan = ChunkPlan("all_frames", 10, 1)
+    jobs = [VideoJob(str(videos["v1"]), "pyav", None, plan, None, 0, "always")]
+    got = [codes for video in prefetch_videos(jobs, workers=1) for chunk in video for codes in read_codes(chunk)]
+    assert got == list(range(40))
+
+
+def test_predict_answers_do_not_depend_on_the_parallel_decoder(tmp_path, videos, monkeypatch):
+    calls = _use_parallel_decoder(monkeypatch, min_frames=30)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    runs = {mode: run_predictions(config_for(tmp_path, **{"sampling.backend": "pyav", "sampling.parallel_decode": mode, "run.name": mode}),
+                                  records(videos, broken), progress=False) for mode in ("never", "always")}
+    assert calls and answers(runs["always"].directory) == answers(runs["never"].directory)
+    assert runs["always"].answered == 4 and runs["always"].errors == 1
+
+
+def test_parallel_decode_is_checked(tmp_path):
+    with pytest.raises(UserError, match="parallel_decode='sometimes'"):
+        run_predictions(config_for(tmp_path, **{"sampling.parallel_decode": "sometimes"}), [], progress=False)
+    with pytest.raises(UserError, match="parallel_decode=always needs PyAV"):
+        run_predictions(config_for(tmp_path, **{"sampling.parallel_decode": "always", "sampling.backend": "decord"}), [], progress=False)

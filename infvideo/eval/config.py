@@ -52,6 +52,11 @@ class SamplingSettings:
     # where the workers take cores from the model. Answers do not depend on it.
     decode_workers: int | None = 0
     prefetch_chunks: int = 4  # preprocessed chunks queued ahead of the model (host memory ~ 2x this + workers)
+    # With decode_workers 0 and PyAV decoding: split each chunk's frames by keyframe interval over one
+    # process per core (infvideo.video.parallel; identical frames). always | auto (videos of 2,500+
+    # frames) | never. Default never: measured, the pool's start per video (~2 s) outweighed the gain
+    # at 128 sampled frames even on a 10-minute video (docs/performance.md). Answers do not depend on it.
+    parallel_decode: str = "never"
 
 
 @dataclass
@@ -180,7 +185,7 @@ def identity(config: PredictConfig) -> dict[str, Any]:
     data["run"] = {"seed": data["run"]["seed"]}
     # How fast, not what: each of these gives the same answers (greedy, tested equal), so changing one
     # resumes the same run.
-    for name in ("decode_workers", "prefetch_chunks"):
+    for name in ("decode_workers", "prefetch_chunks", "parallel_decode"):
         del data["sampling"][name]
     for name in ("batch_questions", "cache", "cache_length", "compile", "compile_mode"):
         data["generation"].pop(name, None)

@@ -83,9 +83,10 @@ def video_job(config: PredictConfig, backend: Backend, record: QuestionRecord, p
     """What decoding (and, with ``preprocess``, preprocessing) the video of ``record`` takes; it can
     run in another process. Without it the chunks are frames for ``Backend.encode_chunk``."""
     sampling = config.sampling
-    if not preprocess:  # frames go to ``Backend.encode_chunk``, which preprocesses them itself
-        return VideoJob(record.video_path, sampling.backend, _frame_limit(record), _chunk_plan(config), None, None)
-    return VideoJob(record.video_path, sampling.backend, _frame_limit(record), _chunk_plan(config), backend.preprocess, backend.image_size)
+    preprocessing = (backend.preprocess, backend.image_size) if preprocess else (None, None)
+    # without preprocess, frames go to ``Backend.encode_chunk``, which preprocesses them itself
+    return VideoJob(record.video_path, sampling.backend, _frame_limit(record), _chunk_plan(config), *preprocessing,
+                    parallel_decode=sampling.parallel_decode)
 
 
 def encode_video(config: PredictConfig, backend: Backend, record: QuestionRecord, cache: TokenCache | None,
@@ -215,7 +216,7 @@ def _answer_all(config: PredictConfig, todo: list[QuestionRecord], store: Predic
     cache = TokenCache(config.run.token_cache, backend.vision_signature()) if config.run.token_cache else None
     bar = tqdm(total=len(todo), desc=summary.directory.name[:40], disable=not progress)
     # Questions on the same video (MovieChat-1K global, Video-MME) share one encoding.
-    groups = [list(group) for _, group in groupby(todo, key=lambda r: (r.video_path, r.time if r.mode == "breakpoint" else None))]
+    groups = [list(group) for _, group in groupby(todo, key=_video_key)]
     times = StageTimes()
     videos = _prefetched_videos(config, backend, [group[0] for group in groups], cache, times)
     for group, video in zip(groups, videos):
@@ -321,15 +322,25 @@ def extract_tokens(config: PredictConfig, records: Iterable[QuestionRecord] | No
     records = list(read_records(config) if records is None else records)
     backend = backend or build_backend(config)
     cache = TokenCache(config.run.token_cache, backend.vision_signature())
+    by_video: dict[tuple[str, int | None], QuestionRecord] = {}
+    for record in records:
+        by_video.setdefault(_video_key(record), record)
+    firsts = list(by_video.values())
     failures = {}
-    seen = set()
-    for record in tqdm(records, desc="extract"):
-        key = (record.video_path, record.time if record.mode == "breakpoint" else None)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            encode_video(config, backend, record, cache)
-        except Exception as error:
-            failures[record.video_path] = f"{type(error).__name__}: {error}"
-    return {"videos": len(seen), "cached_before": cache.hits, "encoded": cache.misses, "failures": failures}
+    # decoded ahead of the model as in predict (sampling.decode_workers); a bad video fails alone
+    videos = _prefetched_videos(config, backend, firsts, cache, StageTimes())
+    try:
+        for record, video in zip(tqdm(firsts, desc="extract"), videos):
+            try:
+                encode_video(config, backend, record, cache, video)
+            except Exception as error:
+                failures[record.video_path] = f"{type(error).__name__}: {error}"
+    finally:
+        videos.close()  # stops the decoding workers
+    return {"videos": len(firsts), "cached_before": cache.hits, "encoded": cache.misses, "failures": failures}
+
+
+def _video_key(record: QuestionRecord) -> tuple[str, int | None]:
+    """Questions with the same key share one encoding (MovieChat-1K global, Video-MME): the video,
+    and in breakpoint mode the frame it stops at."""
+    return record.video_path, record.time if record.mode == "breakpoint" else None

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from infvideo.errors import UserError
+from infvideo.video.prefetch import PARALLEL_DECODE
 
 from .config import PredictConfig, ProtocolSettings
 
@@ -70,6 +71,10 @@ def _settings_problems(config: PredictConfig) -> list[str]:
         problems.append("sampling.backend=decord but decord is not installed (pip install decord, or use auto/pyav)")
     if sampling.decode_workers is not None and sampling.decode_workers < 0:
         problems.append(f"sampling.decode_workers={sampling.decode_workers} must be 0 (serial), a number of processes, or null (auto)")
+    if sampling.parallel_decode not in PARALLEL_DECODE:
+        problems.append(f"sampling.parallel_decode={sampling.parallel_decode!r} is not one of {', '.join(PARALLEL_DECODE)}")
+    elif sampling.parallel_decode == "always" and sampling.backend == "decord":
+        problems.append("sampling.parallel_decode=always needs PyAV decoding (the parallel decoder is PyAV's); sampling.backend is decord")
     if sampling.prefetch_chunks < 1:
         problems.append(f"sampling.prefetch_chunks={sampling.prefetch_chunks} must be at least 1")
     if sampling.image_size is not None and sampling.image_size < 1:

@@ -76,9 +76,11 @@ class ParallelDecoder:
         groups_per_worker: int = 2,
         verify: Verify = "tail",
         apply_rotation: bool = True,
+        source: PyAVSource | None = None,
     ) -> None:
-        # the scan, once; also serves requests too small to split
-        self._serial = PyAVSource(path, verify=verify, apply_rotation=apply_rotation)
+        # the scan, once (or that of ``source``, an open PyAVSource of ``path`` handed over to this
+        # decoder, which closes it); it also serves requests too small to split
+        self._serial = source if source is not None else PyAVSource(path, verify=verify, apply_rotation=apply_rotation)
         self.path = self._serial.path
         self.metadata = self._serial.metadata
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))

@@ -19,7 +19,9 @@ decoder, same preprocessing function, same dtype), so answers do not depend on `
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
+import os
 import pickle
 import queue
 import threading
@@ -60,6 +62,7 @@ class VideoJob:
     plan: ChunkPlan
     preprocess: Callable[[np.ndarray, int], torch.Tensor] | None  # None: chunks are the decoded uint8 frames
     image_size: int | None  # None with no preprocess
+    parallel_decode: str = "never"  # PARALLEL_DECODE: the keyframe-parallel decoder for this video's chunks
 
 
 @dataclass
@@ -83,7 +86,7 @@ def video_messages(job: VideoJob) -> Iterator[tuple[str, Any]]:
     from infvideo.video.source import open_video
 
     try:
-        with open_video(job.path, job.decoder) as source:
+        with _parallel_if_it_pays(open_video(job.path, job.decoder), job.parallel_decode) as source:
             total = source.metadata.num_frames
             num_frames = total if job.limit is None else min(job.limit, total)
             plan = job.plan.chunks(num_frames)
@@ -99,6 +102,32 @@ def video_messages(job: VideoJob) -> Iterator[tuple[str, Any]]:
         yield "end", None
     except Exception as error:  # delivered to the consumer, which fails this video only
         yield "error", error
+
+
+# sampling.parallel_decode: "never"; "always": every video decoded by PyAV; "auto": those of at least
+# PARALLEL_MIN_FRAMES frames (docs/performance.md has the measurement behind the threshold).
+# Not "on"/"off": YAML reads those as booleans.
+PARALLEL_DECODE = ("auto", "always", "never")
+PARALLEL_MIN_FRAMES = 2_500
+
+
+def _parallel_if_it_pays(source: Any, mode: str) -> Any:
+    """``source``, or a ``ParallelDecoder`` over it (same frames, reusing its index scan) splitting
+    each chunk's frames by keyframe interval over one process per core.
+
+    PyAV only: the parallel decoder is PyAV's, and a decord source's frames would change. Used only
+    in the serial path (``workers=0``): prefetch workers are daemon processes, which may not start
+    a pool, and with workers the cores are already busy decoding other videos. The pool's start
+    (about 2 s measured on 2 cores) is paid once per video, hence the length threshold of "auto"."""
+    from infvideo.video.parallel import ParallelDecoder
+    from infvideo.video.pyav_source import PyAVSource
+
+    cores = os.cpu_count() or 1
+    if mode == "never" or cores < 2 or not isinstance(source, PyAVSource):
+        return source
+    if mode == "auto" and source.metadata.num_frames < PARALLEL_MIN_FRAMES:
+        return source
+    return ParallelDecoder(source.path, cores, source=source)
 
 
 class PreparedVideo:
@@ -195,7 +224,8 @@ class _WorkerPool:
         tasks = self._context.Queue()
         results = self._context.Queue(maxsize=self._worker_depth)
         for index in assigned:
-            tasks.put((index, self._jobs[index]))
+            # a daemon process may not start the parallel decoder's pool (see _parallel_if_it_pays)
+            tasks.put((index, dataclasses.replace(self._jobs[index], parallel_decode="never")))
         tasks.put(None)
         process = self._context.Process(target=_worker_main, args=(tasks, results), name="infvideo-decode", daemon=True)
         process.start()
