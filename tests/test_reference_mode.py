@@ -58,3 +58,26 @@ def test_contexts_stay_within_the_documented_tolerance():
         history = run_both(num_basis, length)
         assert relative(history[0][0][1], history[0][1][1]) < first
         assert all(relative(exact[1], compat[1]) < later for exact, compat in history[1:])
+
+
+def test_an_odd_chunk_with_odd_old_samples_is_a_clear_error_as_it_fails_in_the_reference():
+    """long_term_attention_gibbs.py (deep-spin/Infinite-Video 908be51), get_basis: the consolidation grid
+    is padded by the parity of the chunk length l but cropped by the parity of nb_samples + l, so an odd
+    l with an odd nb_samples leaves one row too few and the reference's own fit fails on the shapes."""
+    import pytest
+    import torch
+
+    from infvideo.errors import UserError
+    from infvideo.eval.config import load_config
+    from infvideo.eval.validation import validate_config
+    from infvideo.memory import ContinuousMemory
+
+    memory = ContinuousMemory(num_basis=16, num_samples=29, reference_compat=True)
+    memory.update(torch.randn(1, 5, 8))
+    with pytest.raises(ValueError, match="odd chunk length with an odd memory.num_samples"):
+        memory.update(torch.randn(1, 5, 8))
+    even = ContinuousMemory(num_basis=16, num_samples=30, reference_compat=True)
+    even.update(torch.randn(1, 5, 8))
+    even.update(torch.randn(1, 5, 8))  # odd chunks are fine with an even number of old samples
+    with pytest.raises(UserError, match="num_samples=29 must be even"):
+        validate_config(load_config(overrides=["memory.reference_compat=true", "memory.num_samples=29"]), data=False)

@@ -60,6 +60,10 @@ def _settings_problems(config: PredictConfig) -> list[str]:
             build_memory(config.memory)  # the memory's own checks (tau in (0, 1), num_basis > 0, ...)
         except (ValueError, TypeError) as error:
             problems.append(f"memory: {error}")
+        if config.memory.kind == "continuous" and config.memory.reference_compat and config.memory.num_samples % 2:
+            # Known before any video: the reference's padding breaks on odd chunks with odd num_samples.
+            problems.append(f"memory.num_samples={config.memory.num_samples} must be even with memory.reference_compat "
+                            "(the reference's fit fails on an odd chunk length with an odd number of old samples)")
     for name in ("frames_per_chunk", "num_chunks"):
         if getattr(sampling, name) < 1:
             problems.append(f"sampling.{name}={getattr(sampling, name)} must be at least 1")

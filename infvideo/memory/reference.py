@@ -34,7 +34,17 @@ def _design(basis: RectangularBasis, positions: Tensor, count: int, ridge: float
     F = basis.evaluate(positions).t()  # [N, P]
     eye = torch.eye(basis.num_basis)
     G = F.t().matmul((F.matmul(F.t()) + ridge * eye).inverse())
-    return _crop(G, count)
+    G = _crop(G, count)
+    if G.shape[0] != count:
+        # The reference pads by the parity of the chunk length but crops by the parity of
+        # (old samples + chunk length) (long_term_attention_gibbs.py, get_basis): an odd chunk with an
+        # odd number of old samples leaves one row too few, and its own fit fails on the shapes.
+        raise ValueError(
+            f"reference_compat: the reference's padded design has {G.shape[0]} rows for {count} positions "
+            "(an odd chunk length with an odd memory.num_samples, where the reference fails the same way); "
+            "use an even num_samples"
+        )
+    return G
 
 
 def padded_chunk_positions(length: int) -> Tensor:
