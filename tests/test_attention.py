@@ -69,7 +69,7 @@ def test_reference_grid_weights_match_the_1000_point_trapezoid():
 
 
 def test_reference_grid_leaves_boxes_without_grid_points_empty():
-    # N = 1024 > 1000 grid points: 25 boxes contain no grid point and get r = 0 (reference-spec §1.8).
+    # N = 1024 > 1000 grid points: 25 boxes contain no grid point and get r = 0 (docs/reference-notes.md, R7).
     weights = attend(RectangularBasis(1024, reference_bounds=True), torch.zeros(1, 1, 1, 1024), reference_compat=True).weights
     assert int((weights == 0).sum()) == 25
 

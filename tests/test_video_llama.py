@@ -85,7 +85,7 @@ def test_frame_positions_switch():
     off = make_model(memory=MemoryConfig(kind="none"), add_frame_pos=False)
     chunks = [on.encode_chunk(frames) for frames in video(6)]
     assert not torch.allclose(on.embed_video(chunks), off.embed_video(chunks))
-    # n frames use a base of ⌈√n⌉ learned rows (reference-spec §2.3): its first rows are the table.
+    # n frames use a base of ⌈√n⌉ learned rows (docs/reference-notes.md, B3): its first rows are the table.
     table = on.video_frame_position_embedding.weight
     assert torch.allclose(on.frame_positions(9)[:3], table[:3])
     assert torch.allclose(on.frame_positions(9)[3], 0.01 * (table[1] - 0.01 * table[0]) / 0.99 + 0.99 * (table[0] - 0.01 * table[0]) / 0.99)

@@ -103,7 +103,7 @@ def test_position_table_for_four_frames_is_the_plain_table_and_one_frame_the_ima
 
 
 def reference_umt_forward(encoder: UMTVisionEncoder, frames: torch.Tensor) -> torch.Tensor:
-    """UMT written out from its description (ecosystem §1.5): Conv3d tubelet-1 patches, the time-
+    """UMT written out from its description (docs/reference-notes.md, C4): Conv3d tubelet-1 patches, the time-
     interpolated sinusoid table, pre-norm blocks with qkv = [W_q; W_k; W_v] and bias [q_bias; 0; v_bias]."""
     host, config = encoder.videomae, encoder.config
     batch, length = frames.shape[:2]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-LETTERS = "ABCDEFGH"  # the same letters QuestionRecord.answer_letter uses
+from infvideo.data.record import OPTION_LETTERS
 
 
 class BadField(ValueError):
@@ -73,7 +73,7 @@ def parse_index(value: Any, what: str, count: int) -> int:
 
 def parse_letter(value: Any, what: str, count: int) -> int:
     """An answer letter ("A", "B", ...) as an index into ``count`` options."""
-    allowed = LETTERS[:count]
+    allowed = OPTION_LETTERS[:count]
     if isinstance(value, str) and len(value.strip()) == 1 and value.strip() in allowed:
         return allowed.index(value.strip())
     raise BadField(f"{what} should be one of {', '.join(allowed)}, got {value!r}")

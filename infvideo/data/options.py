@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from infvideo.data.fields import LETTERS
+from infvideo.data.record import OPTION_LETTERS
 from infvideo.data.record import QuestionRecord
 
 _LETTER_PREFIX = re.compile(r"([A-Z])\.\s*")
@@ -31,4 +31,4 @@ def strip_option_letter(option: str, letter: str | None = None) -> str:
 
 def option_texts(record: QuestionRecord) -> tuple[str, ...]:
     """The record's options without their letter prefixes; options without one are unchanged."""
-    return tuple(strip_option_letter(option, LETTERS[i]) for i, option in enumerate(record.options))
+    return tuple(strip_option_letter(option, OPTION_LETTERS[i]) for i, option in enumerate(record.options))

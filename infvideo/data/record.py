@@ -7,6 +7,9 @@ from typing import Any
 
 from infvideo.errors import UserError
 
+# The one alphabet of option letters: readers, prompts, answer parsing, matching and metrics all use it.
+OPTION_LETTERS = "ABCDEFGHIJ"
+
 
 @dataclass(frozen=True)
 class QuestionRecord:
@@ -25,7 +28,12 @@ class QuestionRecord:
 
     @property
     def answer_letter(self) -> str | None:
-        return None if self.answer is None else "ABCDEFGH"[self.answer]
+        return None if self.answer is None else OPTION_LETTERS[self.answer]
+
+    @property
+    def option_letters(self) -> str:
+        """The letters of this question's options ("" for an open-ended question)."""
+        return OPTION_LETTERS[: len(self.options)]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

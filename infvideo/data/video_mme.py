@@ -29,10 +29,10 @@ from infvideo.data.annotation_files import (
     parse_json,
     read_text,
 )
-from infvideo.data.fields import LETTERS, BadField, optional, parse_letter, required, required_id, required_text
+from infvideo.data.fields import BadField, optional, parse_letter, required, required_id, required_text
 from infvideo.data.options import option_letter
 from infvideo.data.read_result import OnError, ProblemLog, ReadResult
-from infvideo.data.record import BadReaderOption, MalformedRow, QuestionRecord
+from infvideo.data.record import OPTION_LETTERS, BadReaderOption, MalformedRow, QuestionRecord
 from infvideo.data.video_mme_grouped import flatten_videos, grouped_rows, is_video
 from infvideo.data.video_paths import check_video_pattern, video_path
 
@@ -108,7 +108,7 @@ def _options(row: dict[str, Any]) -> tuple[str, ...]:
         raise BadField(f"'options' should be a list of strings, got {options!r}")
     if len(options) != NUM_OPTIONS:
         raise BadField(f"expected {NUM_OPTIONS} options, got {len(options)}")
-    for expected, option in zip(LETTERS, options):
+    for expected, option in zip(OPTION_LETTERS, options):
         # the answer is a letter, so an option list out of letter order would score the wrong text
         if option_letter(option) != expected:
             raise BadField(f"option {option!r} should start with '{expected}. '")

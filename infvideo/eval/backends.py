@@ -194,7 +194,7 @@ class VideoChat2Backend(Backend):
         answers = []
         for record, prompt, text in zip(records, prompts, texts):
             text = prompt.clean(text)
-            letters = "ABCDEFGHIJ"[: len(record.options)] if record.options else ""
+            letters = record.option_letters
             answers.append(Answer(text, parse_option_letter(text, letters) if letters else None))
         return answers
 

@@ -33,12 +33,12 @@ from typing import Callable, Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from infvideo.data.record import OPTION_LETTERS
 from infvideo.errors import UserError
 
 from .api_keys import is_loopback
 
 Embedder = Callable[[list[str]], np.ndarray]
-LETTERS = "ABCDEFGHIJ"
 REFERENCE_OPTION_COUNT = 4  # the reference's matcher has the fifth option commented out
 OPENAI_PREFIX = "openai:"
 BASE_URL_VARIABLE = "OPENAI_BASE_URL"  # the openai client's own variable for another server
@@ -71,7 +71,7 @@ def nearest_option(prediction: str, options: Sequence[str], embed: Embedder | No
     if not prediction or not prediction.strip() or not options:
         return None
     vectors = np.asarray((embed or minilm_embedder())([prediction, *options]))
-    return LETTERS[nearest_index(vectors[0], vectors[1:])]
+    return OPTION_LETTERS[nearest_index(vectors[0], vectors[1:])]
 
 
 class OpenAICompatibleEmbeddings(Embeddings):
@@ -131,4 +131,4 @@ class OptionMatcher:
         candidates = list(options[:REFERENCE_OPTION_COUNT] if self.first_four else options)
         # One call per side, as the reference's selector embedded them (a batch may round differently on a server).
         vectors = self.embeddings.embed_documents(candidates)
-        return LETTERS[nearest_index(self.embeddings.embed_query(prediction), vectors)]
+        return OPTION_LETTERS[nearest_index(self.embeddings.embed_query(prediction), vectors)]

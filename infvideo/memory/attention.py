@@ -2,7 +2,7 @@
 
 Scores per head/query/basis function are S_j = q·k_j/√d with k_j the key of coefficient row j. Each
 attention turns them into a probability density p(t) over [0, 1] and returns r_j = ∫ p(t) ψ_j(t) dt;
-the context is then Vᵀr (reference-spec §1.7–1.9). Every result keeps what is needed to evaluate
+the context is then Vᵀr (docs/reference-notes.md, M4). Every result keeps what is needed to evaluate
 its density at any time and its mass per bin (for plots and sticky sampling).
 
 * ``gibbs``: p(t) ∝ exp(s(t)), s(t) = Σ_j S_j ψ_j(t). With boxes s is piecewise constant and the

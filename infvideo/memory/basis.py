@@ -1,6 +1,6 @@
 """Basis functions on the unit interval: rectangular boxes and Gaussians.
 
-A memory signal is x̄(t) = Bᵀψ(t) with ψ(t) ∈ R^N (reference-spec §1.3). Each family gives its
+A memory signal is x̄(t) = Bᵀψ(t) with ψ(t) ∈ R^N (docs/reference-notes.md, M1). Each family gives its
 evaluation at any times, the closed-form integrals the continuous attentions need, and a way to
 read a coefficient matrix back at sample times (``reconstruct``).
 """
@@ -30,8 +30,8 @@ class RectangularBasis:
     """N boxes of width 1/N tiling [0, 1].
 
     ``reference_bounds=True`` reproduces the reference exactly: box edges computed in float32 as
-    centre ± width/2 and every box half-open, so ψ(1) = 0 (quirk #5). The default uses the exact
-    edges k/N and closes the last box, so t = 1 belongs to box N-1.
+    centre ± width/2 and every box half-open, so ψ(1) = 0 (docs/reference-notes.md, R5).
+    The default uses the exact edges k/N and closes the last box, so t = 1 belongs to box N-1.
     """
 
     num_basis: int
@@ -126,7 +126,7 @@ class GaussianBasis:
     """N Gaussian densities: centres linspace(0, 1, N/S) crossed with S widths, centre slow.
 
     ψ_j(t) = N(t; μ_j, σ_j²) is a normalised density, as in the ∞-former and the reference's older
-    Gaussian variant (reference-spec §1.3).
+    Gaussian variant (docs/reference-notes.md, M1).
     """
 
     num_basis: int

@@ -1,4 +1,4 @@
-"""The continuous-time long-term memory of ∞-Video (reference-spec §1).
+"""The continuous-time long-term memory of ∞-Video (docs/reference-notes.md, M1–M5).
 
 The memory is a signal x̄(t) = Bᵀψ(t) on [0, 1], kept as N basis coefficients per batch item, so its
 size does not depend on how many chunks it has seen. Per chunk:

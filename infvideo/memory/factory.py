@@ -24,7 +24,7 @@ MEMORY_KINDS = ("continuous", "moviechat", "malmm", "none")
 @dataclass
 class MemoryConfig:
     kind: str = "continuous"
-    # continuous (reference-spec §1.11 defaults)
+    # continuous (the reference's defaults, docs/reference-notes.md M5)
     num_basis: int = 256
     tau: float = 0.75
     sticky: bool = False
@@ -36,13 +36,13 @@ class MemoryConfig:
     sticky_sort: bool = True
     sticky_jitter: bool = True
     reference_compat: bool = False
-    # moviechat (baselines.md §1.2); window 16 = the paper's 16→2 cadence, None = original scripts
+    # moviechat (docs/reference-notes.md B1); window 16 = the paper's 16→2 cadence, None = original scripts
     merge_length: int = 2
     short_memory_length: int = 18
     max_new_frames: int = 16
     window: int | None = 16
     long_memory_length: int = 256
-    # malmm (baselines.md §2.7)
+    # malmm (M = 20 as in MA-LMM's 100-frame runs, docs/reference-notes.md B4)
     memory_bank_length: int = 20
 
     def __post_init__(self) -> None:

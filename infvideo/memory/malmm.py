@@ -1,7 +1,7 @@
-"""MA-LMM's memory bank compression (MBC) as a pluggable baseline (baselines.md §2.3–2.5).
+"""MA-LMM's memory bank compression (MBC) as a pluggable baseline (docs/reference-notes.md, B4).
 
 This is the MBC *policy* placed at the video-Q-former point of infvideo's Video-LLaMA pipeline
-(baselines.md §6, option b), for an apples-to-apples compression ablation next to MovieChat and the
+(not the full MA-LMM), for an apples-to-apples compression ablation next to MovieChat and the
 continuous memory. It is not the full InstructBLIP MA-LMM: there is no query memory bank inside the
 Q-former self-attention, no instruction-conditioned Q-former, no raw-ViT-token bank and no learned
 temporal PE (zero-initialised in zero-shot MA-LMM anyway).

@@ -1,4 +1,4 @@
-"""MovieChat's short-/long-term memory as a pluggable baseline (baselines.md §1.2–1.7).
+"""MovieChat's short-/long-term memory as a pluggable baseline (docs/reference-notes.md, B1–B3).
 
 MovieChat sits where ∞-Video's memory sits: between the image Q-former (one token set of 32×768 per
 frame) and the video Q-former. Reproduced here, from the released inference path
@@ -6,16 +6,16 @@ frame) and the video Q-former. Reproduced here, from the released inference path
 
 * STM: a FIFO of frame token sets, capped at ``short_memory_length`` (18); at most ``max_new_frames``
   (16) frames are taken from one update call.
-* Consolidation (§1.4): greedy adjacent merging at frame granularity. Similarity of frames (i, i+1) is
+* Consolidation (B2): greedy adjacent merging at frame granularity. Similarity of frames (i, i+1) is
   the mean of the raw dot-product matrix between their token sets (all-to-all, not cosine); the most
   similar pair (first on ties) is replaced by its plain average, repeated until ``merge_length`` (the
   paper's R_L = 2) frames remain, which are appended to the LTM. The STM is then emptied; a copy taken
   just before merging (``last_short_memory``) feeds breakpoint mode.
-* Readout (§1.5–1.6): global = LTM slots; breakpoint = LTM ++ pre-merge STM ++ current frame, cut to the
+* Readout (B2): global = LTM slots; breakpoint = LTM ++ pre-merge STM ++ current frame, cut to the
   number of positions by dropping from the front of the STM part first, then of the LTM.
-* Hierarchical position table (§1.7) and the MovieChat+ adaptive base size n = min(⌈√n_slots⌉, 32).
+* Hierarchical position table (B3) and the MovieChat+ adaptive base size n = min(⌈√n_slots⌉, 32).
 
-Cadence flag (§1.2: two released code paths differ, both end with a 256-slot LTM):
+Cadence flag (B1: two released code paths differ, both end with a 256-slot LTM):
 
 * ``window=None``: consolidate at the end of every ``update`` call. Fed 128 fragments of 8 frames with
   R_L = 2 this is the original MovieChat eval scripts (8→2 per fragment, 1,024 frames).
@@ -26,8 +26,8 @@ Cadence flag (§1.2: two released code paths differ, both end with a 256-slot LT
 itself never enforces it: in its released settings the LTM ends at exactly 128·2 = 256 slots.
 
 Not reproduced: the question-dependent R_L of MovieChat+ (it is always 1 as released, so use
-``merge_length=1``), the cosine-distance merge of the training path (§1.4 "Trap"), and the
-breakpoint-path bugs of §1.6 (the caller picks the current frame).
+``merge_length=1``), the cosine-distance merge of the training path, and the
+breakpoint-path bugs (B2; the caller picks the current frame).
 """
 
 from __future__ import annotations

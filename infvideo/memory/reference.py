@@ -1,7 +1,7 @@
 """The reference implementation's numerics, reproduced operation for operation.
 
 Used only when ``ContinuousMemory(reference_compat=True)``. Every function here mirrors what the
-authors' ``long_term_attention_gibbs.py`` computes (reference-spec §1.4–1.8, quirks #1–#7), in the
+authors' ``long_term_attention_gibbs.py`` computes (docs/reference-notes.md, M2–M4 and R1–R7), in the
 same float32 operations and the same random draws, so that after the same ``torch.manual_seed``
 the memory's outputs are the reference's. The one deliberate difference: a chunk of a single frame
 (L = 1), where the reference crashes on an empty crop, is fitted without cropping.
@@ -126,7 +126,7 @@ def grid_gibbs_weights(scores: Tensor, num_basis: int) -> tuple[Tensor, Tensor]:
     """r_j = ∫ p ψ_j by the 1000-point trapezoid rule, p = exp(s)/Z with no max-subtraction.
 
     The score is piecewise constant, so summing trapezoid weights per box gives the reference's
-    [batch, h, q, N, 1000] integral without building it (reference-spec §1.8).
+    [batch, h, q, N, 1000] integral without building it (docs/reference-notes.md, M4).
     Returns the weights r [..., N] and the normaliser Z [..., 1].
     """
     box_weights, outside = grid_box_weights(num_basis)
@@ -139,8 +139,9 @@ def sticky_sample_times(scores: Tensor, basis: RectangularBasis, num_samples: in
     """Old-sample times drawn from the previous chunk's density, exactly as the reference.
 
     ``scores``: the previous chunk's box scores [batch, h, q, N]. Returns batch element 0's times
-    [M] (used for the whole batch, quirk #4), unsorted (quirk #1), on bin left edges with the
-    one-bin shift and bin 0's mass dropped (quirks #2, #3). Draws come from the global RNG.
+    [M] (used for the whole batch, R4), unsorted (R1), on bin left edges with the
+    one-bin shift and bin 0's mass dropped (R2, R3; all in docs/reference-notes.md).
+    Draws come from the global RNG.
     """
     device = scores.device
     bins = torch.linspace(0, 1, STICKY_BINS + 1, device=device)

@@ -1,7 +1,7 @@
 """Ridge regression of a sampled signal onto a basis, with the padding scheme.
 
 Given P samples X (rows) at positions t_i, the coefficients minimising ‖X − Fᵀ B‖² + λ‖B‖² are
-B = Gᵀ X with G = Fᵀ(FFᵀ + λI)⁻¹, F[j, i] = ψ_j(t_i) (reference-spec §1.4). Phantom positions
+B = Gᵀ X with G = Fᵀ(FFᵀ + λI)⁻¹, F[j, i] = ψ_j(t_i) (docs/reference-notes.md, M2). Phantom positions
 outside [0, 1] enter FFᵀ but carry no data ("padding"); only the rows of G at real positions are kept.
 
 Two ways to apply a fit, both ``apply(x [batch, P, e]) -> [batch, N, e]``:

@@ -1,7 +1,7 @@
 """Merge a peft LoRA adapter from a state dict into a plain transformers model, without peft.
 
 VideoChat2's stage-3 Mistral is LoRA-tuned (r = 16, lora_alpha = 32, dropout 0, on q/k/v/o, gate/up/down
-and lm_head; ecosystem §1.4). Its checkpoint stores the adapter under peft names such as
+and lm_head; docs/reference-notes.md, S3 and C4). Its checkpoint stores the adapter under peft names such as
 ``mistral_model.base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight``. At inference
 an adapted Linear computes x·Wᵀ + (alpha/r)·x·Aᵀ·Bᵀ (dropout is off), which equals a Linear with weight
 W + (alpha/r)·B·A, so the adapter is folded into the base weights once at load time.

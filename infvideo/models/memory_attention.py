@@ -2,7 +2,7 @@
 
 Each memory-aware layer computes the usual short-term context over the current chunk's tokens (STM)
 and a long-term context from its memory (LTM) through the same query/key/value projections, and mixes
-them as ``alpha·STM + (1 − alpha)·LTM`` before the layer's output block (reference-spec §2.1). The
+them as ``alpha·STM + (1 − alpha)·LTM`` before the layer's output block (docs/reference-notes.md, R8). The
 classes subclass transformers' own cross-attention and add no parameters, so checkpoints load into
 them unchanged. ``alpha = 1`` returns the plain layer's output bit for bit and never touches the
 memory (the paper's "No LTM").

@@ -1,4 +1,6 @@
-"""Video-LLaMA prompts, character for character as the reference scripts build them (reference-spec §3.2).
+"""Video-LLaMA prompts, character for character as the reference scripts build them.
+
+See docs/reference-notes.md, S2.
 
 The 32 video embeddings replace the ``<ImageHere>`` placeholder. Options are not shown to the LLM
 except for Video-MME; free-text answers are mapped to options afterwards by embedding similarity.

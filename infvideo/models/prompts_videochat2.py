@@ -15,6 +15,8 @@ from typing import Sequence
 
 import torch
 
+from infvideo.data.record import OPTION_LETTERS
+
 PLACEHOLDER = "<VideoHere>"
 STOP = "</s>"
 HUMAN, ASSISTANT = "[INST]", "[/INST]"
@@ -31,7 +33,6 @@ MOVIECHAT_SYSTEM = (
 )
 ONLY_BEST_OPTION = "\nOnly give the best option."
 BEST_OPTION_PREFIX = "Best option:("
-LETTERS = "ABCDEFGHIJ"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def conversation(system: str, user: str, answer_prefix: str = "") -> str:
 
 
 def lettered_options(options: Sequence[str]) -> str:
-    return "".join(f"({LETTERS[i]}) {option}\n" for i, option in enumerate(options))
+    return "".join(f"({OPTION_LETTERS[i]}) {option}\n" for i, option in enumerate(options))
 
 
 def multiple_choice_user(question: str, options: Sequence[str]) -> str:

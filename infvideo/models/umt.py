@@ -1,4 +1,6 @@
-"""UMT-L/16, VideoChat2's video encoder, hosted on transformers' ``VideoMAEModel`` (ecosystem §1.5).
+"""UMT-L/16, VideoChat2's video encoder, hosted on transformers' ``VideoMAEModel``.
+
+See docs/reference-notes.md, C4.
 
 UMT is a plain pre-norm ViT over all frames of a chunk at once: a per-frame patch embedding (a Conv3d
 with tubelet 1), a fixed 1-D sinusoid table over all L·P tokens (P patches per frame, no CLS token),

@@ -1,4 +1,4 @@
-"""∞-Video-LLaMA on transformers classes (reference-spec §2.3, §3.1–3.3).
+"""∞-Video-LLaMA on transformers classes (docs/reference-notes.md, S1–S2, R9).
 
 EVA ViT-g/14 (``Blip2VisionModel``) → BLIP-2 frame Q-former (``Blip2QFormerModel``) per frame →
 video Q-former (``Blip2QFormerModel``, 2 layers, memory in both cross-attention layers) per chunk →
@@ -24,7 +24,7 @@ from .memory_attention import install_memory, memory_layers, reset_memories
 from .prompts_video_llama import clean_answer, split_prompt
 
 
-# The reference scripts sample (reference-spec §3.3); GenerationSettings() is greedy.
+# The reference scripts sample (docs/reference-notes.md, S2); GenerationSettings() is greedy.
 REFERENCE_GENERATION = GenerationSettings(do_sample=True, temperature=1.0, top_p=0.9, num_beams=1, max_new_tokens=300)
 
 

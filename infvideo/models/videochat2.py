@@ -1,4 +1,4 @@
-"""∞-VideoChat2 (Mistral) on transformers classes (reference-spec §2.4, §3.4).
+"""∞-VideoChat2 (Mistral) on transformers classes (docs/reference-notes.md, S3).
 
 UMT-L/16 (``VideoMAEModel`` host) per chunk → ``vision_layernorm`` → InstructBLIP-style Q-former
 (``InstructBlipQFormerModel``: 32 + 64 query tokens and the instruction text, memory in its cross-attention

@@ -1,6 +1,6 @@
 """Synthetic checkpoints in the ORIGINAL (LAVIS / Video-LLaMA) key layout, at toy sizes.
 
-Keys and shapes follow ecosystem.md §1.1–1.3 (the layouts the real files are documented or
+Keys and shapes follow docs/reference-notes.md C2–C3 (the layouts the real files are documented or
 inferred to have); values are random so that any wrong mapping shows up as a value mismatch.
 Also builds a stand-in module with ``InfVideoLLaMA``'s top-level attribute layout.
 """

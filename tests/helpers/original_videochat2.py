@@ -1,6 +1,6 @@
 """Synthetic VideoChat2 (Mistral) checkpoints in the ORIGINAL key layout, built from a tiny model.
 
-The original names are written out by hand from the documented layout (ecosystem.md §1.4–1.6 and
+The original names are written out by hand from the documented layout (docs/reference-notes.md C2 and C4, and
 OpenGVLab/Ask-Anything ``video_chat2/models``): UMT ``vision_encoder.encoder.*`` with a fused qkv
 weight and q/v biases, LAVIS BERT names under ``qformer.bert.``, ``query_tokens``,
 ``extra_query_tokens``, ``mistral_proj`` and peft LoRA factors under ``mistral_model.base_model.model.``.

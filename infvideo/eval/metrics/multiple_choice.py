@@ -24,12 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from infvideo.data.record import QuestionRecord
+from infvideo.data.record import OPTION_LETTERS, QuestionRecord
 from infvideo.errors import UserError
 
 from .cells import Breakdown, ChoiceCell, as_dicts, percent, tally
 
-LETTERS = "ABCDEFGH"
 Letters = Mapping[str, "str | None"]
 
 # NExT-QA question types in the paper's column order; TP (previous) is merged into TN (next) as in
@@ -61,7 +60,7 @@ Verdicts = Mapping[str, Verdict]
 
 def usable_letter(record: QuestionRecord, letter: Any) -> str | None:
     """The letter if it names one of the record's options, else None (invalid)."""
-    if isinstance(letter, str) and letter in LETTERS[: len(record.options)]:
+    if isinstance(letter, str) and letter in record.option_letters:
         return letter
     return None
 
@@ -153,7 +152,7 @@ def egoschema_submission(records: Sequence[QuestionRecord], letters: Letters) ->
     submission = {}
     for record in records:
         letter = usable_letter(record, letters.get(record.id))
-        submission[record.id] = EGOSCHEMA_INVALID if letter is None else LETTERS.index(letter)
+        submission[record.id] = EGOSCHEMA_INVALID if letter is None else OPTION_LETTERS.index(letter)
     return submission
 
 

@@ -1,4 +1,4 @@
-"""Generic checkpoint I/O shared by every model family (ecosystem.md §1.8).
+"""Generic checkpoint I/O shared by every model family (docs/reference-notes.md, C1).
 
 The flow for one original file is always the same:
 
@@ -179,7 +179,7 @@ def rename(state: Mapping[str, Tensor], rules: Sequence[Rule]) -> tuple[StateDic
 def bert_qformer_rules(source_prefix: str, target_prefix: str, *, keep_text_path: bool = False) -> list[Rule]:
     """LAVIS/BERT Q-former names -> transformers ``Blip2QFormerModel`` / ``InstructBlipQFormerModel``.
 
-    ecosystem.md §1.2 rules 1–3 with anchored regexes instead of HF's blunt ``replace("self", …)``.
+    docs/reference-notes.md C2, rules 1–3, with anchored regexes instead of HF's blunt ``replace("self", …)``.
     ``keep_text_path=False`` (BLIP-2, Video-LLaMA): the embedding LayerNorm becomes the top-level
     ``layernorm`` and the text path (word/position embeddings, text FFN ``intermediate``/``output``)
     is left unmatched. ``keep_text_path=True`` (InstructBLIP, VideoChat2): the LayerNorm becomes

@@ -4,7 +4,7 @@ Each ``convert_*`` function is pure: original state dict in, ``(ours, unmatched)
 ``ours`` uses the top-level attributes of ``InfVideoLLaMA`` (``vision_model``, ``query_tokens``,
 ``qformer``, ``video_query_tokens``, ``video_frame_position_embedding``, ``video_qformer``,
 ``llama_proj``) and ``unmatched`` lists the original keys nothing maps to. The rule tables restate
-ecosystem.md §1.1–1.3; the finetune file's key list there is inferred, so every leftover must be on
+docs/reference-notes.md C2–C3; the finetune file's key list is inferred, so every leftover must be on
 a declared drop list and every missing key on an allow-list, or loading fails.
 """
 
@@ -123,7 +123,7 @@ _FINETUNE_RULES = [
     Rule(r"llama_proj\.(weight|bias)", "llama_proj.\\1"),
 ]
 
-# Video-LLaMA's saver deletes frozen parameters but keeps every buffer (ecosystem.md §1.3).
+# Video-LLaMA's saver deletes frozen parameters but keeps every buffer (docs/reference-notes.md, C3).
 FINETUNE_DROPS = [
     r"(?:video_)?Qformer\.bert\.embeddings\.position_ids",
     r"llama_model\.model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq",

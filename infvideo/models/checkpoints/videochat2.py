@@ -1,6 +1,7 @@
 """Original VideoChat2 (Mistral) checkpoints -> ``InfVideoChat2`` state-dict keys.
 
-VideoChat2's eval scripts build ``VideoChat2_it_mistral`` and load, in this order (reference-spec §3.4):
+VideoChat2's eval scripts build ``VideoChat2_it_mistral`` and load, in this order
+(docs/reference-notes.md, S3):
 
 1. ``umt_l16_qformer.pth`` (stage 1: UMT-L/16 + Q-former), ``load_state_dict(strict=False)``;
 2. Mistral-7B-Instruct-v0.2 from its HF folder, wrapped with peft LoRA (r 16, alpha 32, dropout 0)
@@ -14,7 +15,7 @@ Here the same happens without peft: each ``convert_*`` function is pure (origina
 ``(ours, unmatched)`` out, the stage-3 one also returns the LoRA factors), every leftover must be on
 the file's declared drop list, every key the file does not provide on an allow-list, and the LoRA
 factors are folded into the Mistral weights (``infvideo.models.lora.merge_lora``). The rule tables
-restate ecosystem.md §1.4–1.6; the drop lists are INFERRED from the VideoChat2 training code
+restate docs/reference-notes.md C2 and C4; the drop lists are INFERRED from the VideoChat2 training code
 (``video_chat2/models``, ``tasks/train_it.py`` in OpenGVLab/Ask-Anything), not read from the real
 files, which is why a surprise fails loudly instead of being skipped.
 """
