@@ -262,16 +262,18 @@ def guarded(run, debug: bool = False) -> int:
     try:
         with logging_redirect_tqdm():  # log lines go above a progress bar, never inside it
             return run()
-    except UserError as error:
-        if debug:
-            raise
-        print(f"infvideo: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except BrokenPipeError:
         # ``infvideo ... | head``: the reader left; not an error. Point stdout at devnull so the
         # interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except (UserError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as error:
+        # A missing or unwritable path is the user's to fix like a bad value; these cannot be
+        # UserErrors themselves (ValueError and OSError do not combine), so they are named here.
+        if debug:
+            raise
+        print(f"infvideo: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

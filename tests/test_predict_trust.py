@@ -210,3 +210,19 @@ def test_later_stages_on_the_wrong_kind_of_run_are_one_line(tmp_path, data, caps
     assert err.count("\n") == 1 and "no open-ended questions" in err and "infvideo match" in err
     assert main(["score", run_dir]) == EXIT_USER_ERROR  # not matched yet: names the command
     assert f"infvideo match {run_dir}" in capsys.readouterr().err
+
+
+def test_paths_and_yaml_values_are_one_line_errors_too(tmp_path, data, capsys):
+    """A missing annotation file, a folder where a file belongs, an unwritable output folder and a
+    dotlist value YAML cannot read ended in tracebacks."""
+    cases = [
+        ([*predict_args(tmp_path, data), f"data.annotations={data.moviechat}"], "annotation file is a directory"),
+        ([*predict_args(tmp_path, data), "data.video_pattern={vid}.mp4"], 'quote values with braces'),
+        ([*predict_args(tmp_path, data), 'data.video_pattern="{vid}.mp4"'], "unknown placeholder(s) {vid}"),
+        (["demo-data", str(tmp_path / "data" / "questions.csv" / "below")], "Not a directory"),
+        (["score", str(tmp_path / "nowhere")], "does not exist"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == EXIT_USER_ERROR, argv
+        err = capsys.readouterr().err
+        assert err.startswith("infvideo: error: ") and message in err and err.count("\n") == 1, (argv, err)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -154,8 +155,15 @@ def load_config(
                 raise UserError(f"overrides take key=value (e.g. memory.tau=0.5), got {', '.join(malformed)}")
             merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
         config = OmegaConf.to_object(merged)
+    except UserError:
+        raise
     except OmegaConfBaseException as error:
         raise UserError(_omegaconf_message(error)) from error
+    except yaml.YAMLError as error:  # a dotlist value is read as YAML: `{...}` is a mapping unless quoted
+        raise UserError(
+            f"config: cannot read a value as YAML ({' '.join(str(error).split())[:120]}); quote values with braces "
+            """or colons, e.g. 'data.video_pattern="{video_id}.mkv"'"""
+        ) from error
     except ValueError as error:  # a settings class's own check, e.g. an unknown memory.kind
         raise UserError(f"config: {error}") from error
     config.model.dtype = DTYPE_ALIASES.get(config.model.dtype, config.model.dtype)
