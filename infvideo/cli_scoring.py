@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from infvideo.errors import EXIT_OK, EXIT_QUESTIONS_ERRORED
+from infvideo.errors import EXIT_OK, EXIT_QUESTIONS_ERRORED, UserError
 
 
 def show_progress(args: argparse.Namespace) -> bool:
@@ -122,7 +122,10 @@ def _judge_server(args: argparse.Namespace) -> int:
     from infvideo.eval.stand_in_server import base_url, start_server
 
     minilm_embedder()  # load the model before accepting connections
-    server = start_server(args.host, args.port)
+    try:
+        server = start_server(args.host, args.port)
+    except OSError as error:  # port taken, or an address this machine does not have
+        raise UserError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}; choose another --port") from error
     print(f"stand-in judge and embeddings (MiniLM similarity, not an LLM) at {base_url(server)}; Ctrl-C stops", flush=True)
     try:
         while True:

@@ -226,3 +226,15 @@ def test_paths_and_yaml_values_are_one_line_errors_too(tmp_path, data, capsys):
         assert main(argv) == EXIT_USER_ERROR, argv
         err = capsys.readouterr().err
         assert err.startswith("infvideo: error: ") and message in err and err.count("\n") == 1, (argv, err)
+
+
+def test_a_taken_port_is_a_one_line_error_for_the_judge_server(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["judge-server", "--port", str(port)]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "Traceback" not in err
