@@ -54,7 +54,7 @@ def main() -> None:
         data = write_demo_data(root / "data", DemoSettings())
         grid = root / "sweep.yaml"
         grid.write_text(
-            f"base: [{REPO / 'eval_configs/tiny/nextqa.yaml'}]\n"
+            f"base: [{REPO / 'infvideo/configs/tiny/nextqa.yaml'}]\n"
             f"grid:\n  memory.tau: {args.taus}\n  memory.sticky: [false, true]\nruns:\n  - {{model.alpha: 1.0}}\n"
         )
         common = [f"data.annotations={data.nextqa}", f"data.video_folder={data.folder}",

@@ -50,6 +50,13 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configs(args: argparse.Namespace) -> int:
+    from infvideo.configs import listing
+
+    print("\n".join(listing()))
+    return EXIT_OK
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from infvideo.models.presets import build_on_meta, family, parameter_table
 
@@ -136,7 +143,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, sticky_absent_means_unif
     uniform sampling: its scripts (``eval_code/``) keep that; ``infvideo predict`` leaves it to the config
     unless ``--sticky`` or ``--no-sticky`` is given."""
     parser.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. memory.tau=0.5 model.name=videochat2")
-    parser.add_argument("--config", action="append", help="a YAML run config (see eval_configs/); repeat to compose, later files win")
+    parser.add_argument("--config", action="append", help="a YAML run config: a path, or a shipped name such as video_llama/nextqa or memory/sticky (`infvideo configs` lists them); repeat to compose, later files win")
     flags = parser.add_argument_group("the reference scripts' flags")
     flags.add_argument("--max_int", type=int, help="frames per chunk (sampling.frames_per_chunk)")
     flags.add_argument("--num_samples", type=int, help="number of chunks (sampling.num_chunks)")
@@ -203,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tau", type=float, default=0.75)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_memory_demo)
+
+    shipped = commands.add_parser("configs", help="list the shipped run configs, sweeps and grids (names for --config)")
+    shipped.set_defaults(run=_configs)
 
     inspect = commands.add_parser("inspect", help="parameters per component of a full-size model (no weights needed)")
     inspect.add_argument("--model", required=True, choices=["video_llama", "videochat2"])

@@ -142,7 +142,7 @@ def add_scoring_commands(commands) -> None:
                     "gave is kept; Video-LLaMA's free text goes to the nearest option by embeddings; a VideoChat2 answer "
                     "without a letter stays without one (counted wrong) unless embedding fallback is on. Each setting "
                     "defaults to the run's config.yaml protocol section (the package's default: MiniLM over every "
-                    "option; eval_configs/protocol/paper.yaml, composed into the paper's rows: OpenAI "
+                    "option; protocol/paper, composed into the paper's rows: OpenAI "
                     "text-embedding-ada-002 over options A-D); the flags below override it.")
     match.add_argument("run_dirs", nargs="+")
     match.add_argument("--embedder", help="minilm (offline) | openai:<model> (an OpenAI-compatible /v1/embeddings; the key in "
@@ -218,7 +218,7 @@ def add_scoring_commands(commands) -> None:
     report.set_defaults(run=_report)
 
     sweep = commands.add_parser("sweep", help="predict a YAML grid of memory settings, one run directory each")
-    sweep.add_argument("grid", help="a sweep file (see eval_configs/sweeps/)")
+    sweep.add_argument("grid", help="a sweep file: a path, or a shipped name such as sweeps/tiny_nextqa")
     sweep.add_argument("overrides", nargs="*", help="dotlist overrides for every run, e.g. data.limit=20")
     sweep.add_argument("--dry-run", action="store_true", help="list the run directories and settings only")
     sweep.set_defaults(run=_sweep)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Predict one benchmark on a GPU cluster in 8 shards, one per array task, then merge and score:
-#   sbatch --array=0-7 scripts/slurm_array.sh eval_configs/videochat2/nextqa.yaml eval_configs/memory/sticky.yaml
+#   sbatch --array=0-7 scripts/slurm_array.sh videochat2/nextqa memory/sticky
 #   (after all tasks end)  infvideo merge RUN_DIR && infvideo match RUN_DIR && infvideo score RUN_DIR
 # Each task reads SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT and answers only its shard
 # (predictions.shard-I-of-N.jsonl); a re-submitted task resumes where it stopped.

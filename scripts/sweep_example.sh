@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A memory sweep end to end: predict the grid (one vision pass per video), match or judge, score,
 # and the comparison table + accuracy-vs-setting plots.
-#   scripts/sweep_example.sh eval_configs/sweeps/video_llama_nextqa_tau.yaml [dotlist overrides]
+#   scripts/sweep_example.sh sweeps/video_llama_nextqa_tau [dotlist overrides]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INFVIDEO=${INFVIDEO:-.venv/bin/infvideo}

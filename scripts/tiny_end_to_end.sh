@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 INFVIDEO=${INFVIDEO:-.venv/bin/infvideo}
 PORT=${PORT:-8765}
 $INFVIDEO demo-data outputs/tiny/data
-$INFVIDEO sweep eval_configs/sweeps/tiny_nextqa.yaml --quiet
-$INFVIDEO sweep eval_configs/sweeps/tiny_moviechat.yaml --quiet
+$INFVIDEO sweep sweeps/tiny_nextqa --quiet
+$INFVIDEO sweep sweeps/tiny_moviechat --quiet
 $INFVIDEO match outputs/tiny/runs/nextqa/* --quiet
 $INFVIDEO judge-server --port "$PORT" & server=$!
 trap 'kill $server' EXIT

@@ -163,7 +163,7 @@ def test_tiny_video_llama_answers_with_a_one_frame_last_chunk(tmp_path, videos, 
 @pytest.mark.parametrize("benchmark", ["nextqa", "nextoe"])
 def test_video_llama_next_configs_and_scripts_feed_every_frame_in_chunks_of_256(benchmark):
     """The reference's README runs NExT-QA with ``--max_int 256`` (README.md line 39)."""
-    for config in (load_config(REPO / "eval_configs" / "video_llama" / f"{benchmark}.yaml"),
+    for config in (load_config(f"video_llama/{benchmark}"),
                    inference_config("video_llama", benchmark, ["--max_int", "256", "--sticky"])):
         assert (config.sampling.rule, config.sampling.frames_per_chunk) == ("all_frames", 256)
         assert sample_chunks(config, 1300) == reference_fragments(1300, 256)

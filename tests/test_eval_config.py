@@ -49,3 +49,20 @@ def test_speed_settings_resume_the_same_run_and_numerics_settings_do_not():
     for override in ("generation.batch_questions=false", "generation.cache=static", "model.vision_batch_size=64", "sampling.decode_workers=2"):
         assert config_hash(load_config(overrides=[override])) == base, override
     assert config_hash(load_config(overrides=["model.qformer_precision=float32"])) != base  # different numbers on a GPU
+
+
+def test_shipped_configs_resolve_by_name_and_a_path_still_works(tmp_path, capsys):
+    from infvideo.cli import main
+    from infvideo.configs import listing, resolve
+
+    assert "video_llama/nextqa" in listing() and "protocol/paper" in listing() and "memory_bench/default" in listing()
+    by_name = load_config(["video_llama/nextqa", "memory/uniform"])
+    assert by_name.model.name == "video_llama" and by_name.memory.sticky is False
+    assert load_config("eval_configs/video_llama/nextqa.yaml") == load_config("video_llama/nextqa.yaml")  # the old spelling
+    mine = tmp_path / "video_llama" / "nextqa.yaml"  # a real path wins over a shipped name
+    mine.parent.mkdir()
+    mine.write_text("memory: {num_basis: 7}\n")
+    assert resolve(mine) == mine and load_config(mine).memory.num_basis == 7
+    with pytest.raises(Exception, match="neither as a path nor among the shipped configs"):
+        load_config("video_llama/nextqaa")
+    assert main(["configs"]) == 0 and "sweeps/tiny_nextqa" in capsys.readouterr().out

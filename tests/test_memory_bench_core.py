@@ -241,7 +241,7 @@ def test_a_real_layers_projections_from_a_run_config(tmp_path):
 
     from infvideo.memory_bench.probes import layer_projections
 
-    config = Path(__file__).resolve().parents[1] / "eval_configs" / "tiny" / "nextqa.yaml"
+    config = "tiny/nextqa"  # a shipped config, by name
     projections, label, width = layer_projections(str(config))
     assert label.startswith("video_llama/tiny/") and width == projections.key.linear.in_features
     cell = Cell("full", chunks=4, frames_per_chunk=8, width=width, projections=label)

@@ -93,7 +93,7 @@ def test_a_grid_expands_to_the_product_shortest_videos_first(tmp_path):
 
 
 def test_the_default_and_full_grids_are_valid():
-    default = load_grid(REPO / "eval_configs/memory_bench/default.yaml")
+    default = load_grid("memory_bench/default")
     full = load_grid(REPO / "benchmarks/memory_bench_full.yaml")
     assert max(default.axes["chunks"]) <= 256 and max(full.axes["chunks"]) == 1024
     assert set(default.axes["depths"]) >= {0, 1} and len(default.axes["seeds"]) >= 3

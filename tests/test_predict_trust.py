@@ -38,7 +38,7 @@ def data(tmp_path):
 
 
 def predict_args(tmp_path, data, *extra):
-    return ["predict", "--config", str(REPO / "eval_configs/tiny/nextqa.yaml"), f"data.annotations={data.nextqa}",
+    return ["predict", "--config", "tiny/nextqa", f"data.annotations={data.nextqa}",
             f"data.video_folder={data.folder}", f"run.output_dir={tmp_path / 'runs'}", *TINY, *extra, "-q"]
 
 
@@ -61,7 +61,7 @@ def test_error_lines_give_exit_3_and_a_summary_and_retry_errors_answers_them(tmp
 
 def test_shards_own_whole_videos_and_skip_what_the_main_file_holds(tmp_path, data, monkeypatch, capsys):
     shutil.copy(data.video, data.folder / "2002.mp4")
-    config = load_config(REPO / "eval_configs/tiny/nextqa.yaml", [f"data.annotations={data.nextqa}", f"data.video_folder={data.folder}"])
+    config = load_config("tiny/nextqa", [f"data.annotations={data.nextqa}", f"data.video_folder={data.folder}"])
     questions = read_questions(config)
     for count in (2, 3, 5):
         owners = {}

@@ -16,7 +16,7 @@ def write_sweep(tmp_path, body: str) -> Path:
     data = write_demo_data(tmp_path / "data", SMALL)
     path = tmp_path / "sweep.yaml"
     path.write_text(
-        f"base: [{REPO / 'eval_configs/tiny/nextqa.yaml'}]\n"
+        "base: [tiny/nextqa]\n"
         f"overrides: [data.annotations={data.nextqa}, data.video_folder={data.folder}, run.output_dir={tmp_path / 'runs'},"
         f" sampling.frames_per_chunk={SMALL.frames_per_chunk}, sampling.num_chunks={SMALL.num_chunks}, run.token_cache=null, generation.max_new_tokens=4]\n"
         + body

@@ -18,8 +18,8 @@ def test_sweep_judge_score_report(tmp_path, monkeypatch, capsys):
     runs = tmp_path / "runs"
     common = [f"data.video_folder={data.folder}", f"run.output_dir={runs}", f"run.token_cache={tmp_path / 'tokens'}",
               "sampling.frames_per_chunk=4", "sampling.num_chunks=3", "generation.max_new_tokens=4"]
-    assert main(["sweep", str(REPO / "eval_configs/sweeps/tiny_nextqa.yaml"), f"data.annotations={data.nextqa}", *common, "--quiet"]) == 0
-    assert main(["sweep", str(REPO / "eval_configs/sweeps/tiny_moviechat.yaml"), f"data.annotations={data.moviechat}", *common, "--quiet"]) == 0
+    assert main(["sweep", "sweeps/tiny_nextqa", f"data.annotations={data.nextqa}", *common, "--quiet"]) == 0
+    assert main(["sweep", "sweeps/tiny_moviechat", f"data.annotations={data.moviechat}", *common, "--quiet"]) == 0
     nextqa_runs = sorted(str(p) for p in (runs / "nextqa").iterdir())
     moviechat_runs = sorted(str(p) for p in (runs / "moviechat").iterdir())
     assert len(nextqa_runs) == 5 and len(moviechat_runs) == 3

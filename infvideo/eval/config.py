@@ -16,6 +16,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from infvideo.configs import resolve as resolve_config
 from infvideo.errors import UserError
 
 from infvideo.memory import MemoryConfig
@@ -85,7 +86,7 @@ class RunSettings:
 class ProtocolSettings:
     """How answers become numbers after ``predict``: read by ``match``, ``judge`` and ``score`` from the
     run's config.yaml (their flags override) and recorded in ``metrics.json``. Not part of the run's
-    identity: the same predictions can be scored under either protocol. ``eval_configs/protocol/paper.yaml``
+    identity: the same predictions can be scored under either protocol. ``protocol/paper`` (``infvideo/configs/protocol/paper.yaml``)
     sets the reference's protocol (docs/protocol.md lists every difference and its effect)."""
 
     scoring: str = "lenient"  # lenient | reference: VideoChat2's answers by the reference scripts' own checks
@@ -138,14 +139,13 @@ def load_config(
     path: str | Path | list[str | Path] | None = None, overrides: list[str] | None = None, flags: dict[str, Any] | None = None
 ) -> PredictConfig:
     """Defaults <- YAML file(s), in order <- paper flags <- dotlist overrides (later wins). Several files
-    compose, e.g. a (model x benchmark) file then a memory file from ``eval_configs/memory/``.
+    compose, e.g. a (model x benchmark) file then a memory file (``video_llama/nextqa`` then ``memory/sticky``:
+    names of shipped files in ``infvideo/configs/``, or paths).
     A missing file, an unknown key or a value of the wrong type is a ``UserError`` naming it."""
     try:
         merged = OmegaConf.structured(PredictConfig)
         for file in [path] if isinstance(path, (str, Path)) else list(path or []):
-            if not Path(file).is_file():
-                raise UserError(f"config file {file} does not exist")
-            merged = OmegaConf.merge(merged, OmegaConf.load(file))
+            merged = OmegaConf.merge(merged, OmegaConf.load(resolve_config(file)))
         if flags:
             dotted = [f"{FLAG_FIELDS[name]}={value}" for name, value in flags.items() if value is not None]
             merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(dotted))

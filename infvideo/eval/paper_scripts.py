@@ -16,20 +16,16 @@ from pathlib import Path
 
 from infvideo.errors import UserError
 
-CONFIGS = Path(__file__).resolve().parents[2] / "eval_configs"
-
-
 def _config_file(model: str, benchmark: str) -> Path:
-    path = CONFIGS / model / f"{benchmark}.yaml"
-    if not path.exists():
-        raise UserError(f"{path} is missing; eval_code scripts need the repository's eval_configs/")
-    return path
+    from infvideo.configs import resolve
+
+    return resolve(f"{model}/{benchmark}")
 
 
 def inference_parser(model: str, benchmark: str) -> argparse.ArgumentParser:
     from infvideo.cli import _add_run_arguments
 
-    parser = argparse.ArgumentParser(description=f"∞-Video {model} inference on {benchmark} (reference flags; see eval_configs/{model}/{benchmark}.yaml)")
+    parser = argparse.ArgumentParser(description=f"∞-Video {model} inference on {benchmark} (reference flags; see infvideo/configs/{model}/{benchmark}.yaml)")
     _add_run_arguments(parser, sticky_absent_means_uniform=True)
     parser.add_argument("--cfg-path", dest="cfg_path", help="an extra run config composed after the default one")
     parser.add_argument("--options", nargs="*", default=[], help="dotlist overrides, e.g. model.preset=tiny")
@@ -64,7 +60,7 @@ def inference_config(model: str, benchmark: str, argv: list[str] | None = None):
     from infvideo.eval.config import load_config
 
     # The reference's scripts scored their runs the reference's way: so do these (later files may override).
-    files = [_config_file(model, benchmark), CONFIGS / "protocol" / "paper.yaml", *(args.config or []),
+    files = [_config_file(model, benchmark), _config_file("protocol", "paper"), *(args.config or []),
              *([args.cfg_path] if args.cfg_path else [])]
     overrides = list(args.overrides) + list(args.options)
     if args.task == "video_llama" or args.baseline:
@@ -100,7 +96,7 @@ def matching_main(argv: list[str] | None = None) -> int:
     """validate/run_eval_langchain.py: free-text answers -> option letters.
 
     Its defaults are the run's own protocol (config.yaml), as for ``infvideo match``: a run made by
-    this directory's inference scripts carries eval_configs/protocol/paper.yaml, so it is matched
+    this directory's inference scripts carries the shipped protocol/paper config, so it is matched
     the reference's way (OpenAI text-embedding-ada-002 over options A-D) unless a flag says otherwise."""
     parser = argparse.ArgumentParser(
         description="map free-text predictions to the nearest option (infvideo match); every default is the run's "

@@ -1,6 +1,6 @@
 """``infvideo sweep GRID.yaml``: a grid over memory settings, one run directory per setting.
 
-    base: [eval_configs/video_llama/nextqa.yaml]     # run config files, merged in order
+    base: [video_llama/nextqa]                       # run configs (shipped names or paths), merged in order
     overrides: [data.annotations=..., run.output_dir=outputs/sweeps/tau]   # every run
     grid:                                            # the product of these (dotted config keys)
       memory.tau: [0.25, 0.5, 0.75]
@@ -24,6 +24,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from infvideo.configs import resolve as resolve_config
 from infvideo.errors import UserError
 
 from .backends import Backend, build_backend
@@ -49,8 +50,7 @@ def _dotlist(settings: dict[str, Any]) -> list[str]:
 
 def expand_sweep(path: str | Path, extra_overrides: list[str] | None = None) -> list[SweepRun]:
     """The runs a sweep file describes, in order, without duplicates."""
-    if not Path(path).is_file():
-        raise UserError(f"sweep file {path} does not exist")
+    path = resolve_config(path, "sweep file")
     spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     if not isinstance(spec, dict):
         raise UserError(f"{path}: a sweep file is a mapping with base, overrides, grid and runs")
@@ -60,7 +60,8 @@ def expand_sweep(path: str | Path, extra_overrides: list[str] | None = None) -> 
     bases = spec.get("base") or []
     bases = [bases] if isinstance(bases, str) else list(bases)
     here = Path(path).parent
-    bases = [str(b if Path(b).is_absolute() or Path(b).exists() else here / b) for b in bases]
+    # A base is a path relative to the sweep file, or anything ``--config`` takes (a shipped name).
+    bases = [str(here / b) if not Path(b).is_absolute() and (here / b).is_file() else str(b) for b in bases]
     common = list(spec.get("overrides") or []) + list(extra_overrides or [])
     grid = spec.get("grid") or {}
     settings = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_GRID = Path(__file__).resolve().parents[2] / "eval_configs" / "memory_bench" / "default.yaml"
+DEFAULT_GRID = "memory_bench/default"  # shipped in infvideo/configs/
 
 
 def _memory_bench(args: argparse.Namespace) -> int:
@@ -34,7 +34,7 @@ def add_memory_bench_command(commands) -> None:
                     "computes only the missing cells), then write memory_bench.md, heat maps (depth × length, one per "
                     "variant) and retention_vs_length.png. The grid format is described in the default grid's comments.",
     )
-    bench.add_argument("grid", nargs="?", default=str(DEFAULT_GRID), help="a grid file (default: eval_configs/memory_bench/default.yaml)")
+    bench.add_argument("grid", nargs="?", default=DEFAULT_GRID, help="a grid file, or a shipped grid's name (default: memory_bench/default)")
     bench.add_argument("--output-dir", default="outputs/memory_bench", help="results.jsonl, the report and the figures")
     bench.add_argument("--seeds", type=int, nargs="+", help="replace the grid's seeds, e.g. --seeds 0 1 2 3 4")
     bench.add_argument("--dry-run", action="store_true", help="count the cells (and those not yet run) and exit")

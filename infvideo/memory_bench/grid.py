@@ -1,6 +1,6 @@
 """``infvideo memory-bench GRID.yaml``: a grid of needle-in-a-haystack cells, one JSON line per cell.
 
-A grid file (``eval_configs/memory_bench/default.yaml`` is a commented example)::
+A grid file (the shipped ``memory_bench/default``, ``infvideo/configs/memory_bench/default.yaml``, is a commented example)::
 
     memories:                 # the memory variants: a display name, a memory kind, its settings
       - {name: uniform τ0.75 N256, memory: continuous, options: {sticky: false, tau: 0.75, num_basis: 256}}
@@ -15,7 +15,7 @@ A grid file (``eval_configs/memory_bench/default.yaml`` is a commented example):
     width: 64                 # feature width
     tokens_per_frame: 1
     source: synthetic         # or a token-cache folder
-    projections: random       # or a run config (e.g. eval_configs/tiny/nextqa.yaml): the key/value of
+    projections: random       # or a run config (e.g. tiny/nextqa): the key/value of
                               # its model's first memory layer; width then follows that layer
 
 Every list is an axis (a single value is a one-element list); the cells are the product of the axes,
@@ -173,9 +173,9 @@ def _variants(path: Path, entries: Any) -> list[Variant]:
 
 def load_grid(path: str | Path, seeds: list[int] | None = None) -> Grid:
     """The grid a file describes, checked whole; ``seeds`` replaces the file's seeds."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"grid file {path} does not exist")
+    from infvideo.configs import resolve
+
+    path = resolve(path, "grid file")
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
@@ -206,7 +206,7 @@ def load_grid(path: str | Path, seeds: list[int] | None = None) -> Grid:
             if isinstance(scalars[name], list):
                 raise _fail(path, f"{name} takes one value, got a list {scalars[name]}; run one grid per value")
             _positive_ints(path, name, [scalars[name]])
-    if scalars.get("projections", "random") != "random" and not Path(str(scalars["projections"])).is_file():
+    if scalars.get("projections", "random") != "random" and not _config_exists(str(scalars["projections"])):
         raise _fail(path, f"projections must be 'random' or a run config file, got {scalars['projections']!r}")
     if "source" in scalars:
         source = scalars["source"]
@@ -215,6 +215,12 @@ def load_grid(path: str | Path, seeds: list[int] | None = None) -> Grid:
     grid = Grid(path, variants, axes, scalars)
     _check_needles_fit(grid)
     return grid
+
+
+def _config_exists(name: str) -> bool:
+    from infvideo.configs import shipped
+
+    return Path(name).is_file() or shipped(name) is not None
 
 
 def _check_needles_fit(grid: Grid) -> None:

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One paper table row: a model and a memory variant over benchmarks, predict -> match/judge -> score.
 #   _row.sh MODEL MEMORY BENCHMARK...      e.g. _row.sh video_llama sticky nextqa egoschema moviechat
-# MODEL: video_llama | videochat2; MEMORY: a file of eval_configs/memory/ without .yaml.
-# Paths: the data locations in eval_configs/<model>/<benchmark>.yaml, or pass dotlist overrides in
+# MODEL: video_llama | videochat2; MEMORY: a shipped memory config (infvideo/configs/memory/) without .yaml.
+# Paths: the data locations in infvideo/configs/<model>/<benchmark>.yaml, or pass dotlist overrides in
 # $INFVIDEO_OVERRIDES (e.g. "data.video_folder=/data/nextqa/videos model.checkpoints.llm=/ckpt/llama").
 # Judge: $JUDGE_MODEL at $JUDGE_BASE_URL (unset = OpenAI; key in OPENAI_API_KEY).
-# Matching: as eval_configs/protocol/paper.yaml says (match reads it from each run's config.yaml):
+# Matching: as the shipped protocol/paper config says (match reads it from each run's config.yaml):
 # Video-LLaMA's free text by OpenAI text-embedding-ada-002 over options A-D (OPENAI_API_KEY, and
 # OPENAI_BASE_URL for another server); VideoChat2's answers without a letter count wrong. Offline,
 # INFVIDEO_OVERRIDES="protocol.matcher=minilm" matches with MiniLM instead (report marks those rows †).
@@ -30,7 +30,7 @@ def check():
     option_matcher(config.model.name, config.protocol)
     return 0
 sys.exit(guarded(check))' \
-        "eval_configs/$model/$benchmark.yaml" "eval_configs/memory/$memory.yaml" eval_configs/protocol/paper.yaml ${INFVIDEO_OVERRIDES:-} ;;
+        "$model/$benchmark" "memory/$memory" protocol/paper ${INFVIDEO_OVERRIDES:-} ;;
   esac
 done
 for benchmark in "$@"; do
@@ -39,8 +39,7 @@ for benchmark in "$@"; do
     # protocol says how many; fix the cause and rerun predict with --retry-errors. Any other failure stops.
     status=0
     # shellcheck disable=SC2086  # INFVIDEO_OVERRIDES is a list of dotlist words
-    run_dir=$($INFVIDEO predict --config "eval_configs/$model/$benchmark.yaml" --config "eval_configs/memory/$memory.yaml" \
-      --config eval_configs/protocol/paper.yaml \
+    run_dir=$($INFVIDEO predict --config "$model/$benchmark" --config "memory/$memory" --config protocol/paper \
       "run.seed=$seed" ${INFVIDEO_OVERRIDES:-} | tail -n 1) || status=$?
     if [[ $status -eq 3 ]]; then
       echo "warning: $run_dir has questions with error lines (counted wrong); see predict's summary above" >&2
