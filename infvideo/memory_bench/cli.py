@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 DEFAULT_GRID = "memory_bench/default"  # shipped in infvideo/configs/
 
