@@ -38,7 +38,7 @@ import torch
 
 from infvideo.data.record import QuestionRecord
 from infvideo.demo.synthetic_data import QUESTIONS, DemoSettings, write_video
-from infvideo.eval.backends import VideoLLaMABackend, build_backend
+from infvideo.eval.backends import Backend, build_backend
 from infvideo.eval.config import load_config
 from infvideo.eval.predictions import read_records
 from infvideo.eval.runner import run_predictions
@@ -58,27 +58,25 @@ def questions(videos: list[Path], per_video: int) -> list[QuestionRecord]:
     return rows
 
 
-def random_full_backend(config) -> VideoLLaMABackend:
+def random_full_backend(config) -> Backend:
     """∞-Video-LLaMA at full size (ViT-g, Q-formers, 7B LLaMA) with random weights, built on the
     device in fp16 as the loader leaves it (Q-formers and memory in fp32); no checkpoints needed."""
+    from infvideo.models.registry import family
     from infvideo.models.tokenizers import tiny_llama_tokenizer
     from infvideo.models.video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
-    from infvideo.video.preprocess import preprocess_video_llama
 
     tokenizer = tiny_llama_tokenizer()
     base = InfVideoLLaMAConfig.full()
     model_config = dataclasses.replace(base, alpha=config.model.alpha, memory=config.memory, llm={**base.llm, "vocab_size": len(tokenizer)})
-    backend = VideoLLaMABackend.__new__(VideoLLaMABackend)
+    backend = Backend.__new__(Backend)
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = InfVideoLLaMA(model_config, tokenizer)
     model.vision_model.half()
     model.language_model.half()
-    from infvideo.models.prompts_video_llama import PROMPTS
-
-    backend.model, backend.config, backend.prompts = model.eval(), config, PROMPTS
-    backend.image_size = model.vision_model.config.image_size
-    backend.preprocess = preprocess_video_llama
+    backend.family, backend.model, backend.config = family("video_llama"), model.eval(), config
+    backend.image_size = model.image_size
+    backend.preprocess = backend.family.preprocess
     return backend
 
 

@@ -30,8 +30,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from infvideo.video import ParallelDecoder, available_backends, iter_chunks, open_video
 from infvideo.video.indices import frame_indices_uniform
+from infvideo.video.parallel import ParallelDecoder
+from infvideo.video.source import available_backends, open_video
+from infvideo.video.stream import iter_chunks
 
 FPS, GOP, BLOCK = 25, 250, 8
 
@@ -158,7 +160,7 @@ def stream_child(path: str, backend: str, count: int, chunk_size: int) -> None:
     from infvideo.models.memory_attention import reset_memories
     from infvideo.models.tokenizers import tiny_llama_tokenizer
     from infvideo.models.video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
-    from infvideo.video import preprocess_video_llama
+    from infvideo.video.preprocess import preprocess_video_llama
 
     torch.set_num_threads(1)
     tokenizer = tiny_llama_tokenizer()

@@ -19,7 +19,8 @@ import random
 from infvideo.data.record import QuestionRecord
 from infvideo.eval.metrics.multiple_choice import letter_verdicts
 from infvideo.eval.metrics.reference_rules import reference_verdicts
-from infvideo.models.prompts_videochat2 import PROMPTS, parse_option_letter
+from infvideo.eval.tasks import get_task
+from infvideo.models.videochat2.prompts import PROMPTS, parse_option_letter
 
 LETTERS = "ABCDE"
 NOUNS = ["man", "woman", "dog", "cat", "child", "chef", "car", "ball", "cup", "book", "phone", "bike", "door", "box", "lamp"]
@@ -61,7 +62,7 @@ def answer(rng: random.Random, record: QuestionRecord, skill: float, style: str)
     texts = [o[3:] if record.dataset == "video_mme" else o for o in record.options]
     other = texts[rng.choice([i for i in range(count) if i != chosen])]
     generated = STYLES[style](LETTERS[chosen], texts[chosen], other)
-    return PROMPTS[record.dataset](record.question, list(record.options)).clean(generated)
+    return PROMPTS[record.dataset](record).clean(generated)
 
 
 def percent(verdicts, ids) -> float:
@@ -87,7 +88,7 @@ def main() -> None:
             text = answer(rng, record, args.skill, style_of[record.id])
             predictions[record.id] = {"id": record.id, "prediction": text, "parsed": parse_option_letter(text, LETTERS[: len(record.options)])}
         lenient = letter_verdicts(records, {q: line["parsed"] for q, line in predictions.items()})
-        reference = reference_verdicts(benchmark, records, predictions)
+        reference = reference_verdicts(get_task(benchmark).reference_rule, records, predictions)
         for style in styles:
             ids = [q for q, s in style_of.items() if s == style]
             print(f"| {benchmark} | {style} | {percent(lenient, ids):.1f} | {percent(reference, ids):.1f} |")

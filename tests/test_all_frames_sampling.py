@@ -22,7 +22,7 @@ from infvideo.data.record import QuestionRecord
 from infvideo.eval import runner
 from infvideo.eval.backends import build_backend
 from infvideo.eval.config import load_config
-from infvideo.eval.paper_scripts import inference_config
+from infvideo.cli.paper import inference_config
 from infvideo.eval.predictions import read_records
 from infvideo.eval.runner import encode_video, run_predictions, sample_chunks
 from infvideo.eval.token_cache import TokenCache

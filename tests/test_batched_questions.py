@@ -16,8 +16,8 @@ from infvideo.eval.config import load_config
 from infvideo.eval.predictions import read_records
 from infvideo.eval.runner import run_predictions
 from infvideo.eval.seeding import question_seed
-from infvideo.models import prompts_video_llama as llama_prompts
-from infvideo.models import prompts_videochat2 as chat2_prompts
+from infvideo.models.video_llama import prompts as llama_prompts
+from infvideo.models.videochat2 import prompts as chat2_prompts
 from infvideo.models.base import GenerationSettings
 from infvideo.models.batching import left_pad
 

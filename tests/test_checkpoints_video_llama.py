@@ -25,23 +25,27 @@ from helpers.original_checkpoints import (
 )
 from safetensors.torch import save_file
 
-from infvideo.models.checkpoints import (
+from infvideo.models.checkpoint_io import (
     Rule,
     bert_qformer_rules,
     check_leftovers,
+    convert_with_cache,
+    integer_at_least,
+    load_converted,
+    load_original,
+    rename,
+)
+from infvideo.models.video_llama.convert import (
+    BLIP2_DROPS,
+    FINETUNE_DROPS,
     convert_blip2_pretrained,
     convert_eva_vit_g,
     convert_video_llama_finetune,
-    convert_with_cache,
-    load_converted,
+    eva_vit_g_drops,
     load_llama_folder,
-    load_original,
     load_video_llama_weights,
-    rename,
     video_llama_file,
 )
-from infvideo.models.checkpoints.loader import integer_at_least
-from infvideo.models.checkpoints.video_llama import BLIP2_DROPS, FINETUNE_DROPS, eva_vit_g_drops
 
 SIZES = TinySizes()
 
@@ -395,7 +399,7 @@ def minilm_folder():
 def test_real_bert_loads_into_instructblip_qformer(minilm_folder, monkeypatch):
     from transformers import BertModel, InstructBlipQFormerConfig, InstructBlipQFormerModel
 
-    from infvideo.models.checkpoints.loader import file_sha256
+    from infvideo.models.checkpoint_io import file_sha256
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     weights = minilm_folder / "model.safetensors"

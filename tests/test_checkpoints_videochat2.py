@@ -25,18 +25,20 @@ from helpers.original_videochat2 import (
     umt_qformer_original,
 )
 
-from infvideo.models.checkpoints import (
+from infvideo.models.checkpoint_io import check_leftovers, load_converted
+from infvideo.models.videochat2.convert import (
+    STAGE3_DROPS,
+    UMT_QFORMER_DROPS,
     VIDEOCHAT2_FILES,
-    check_leftovers,
     convert_umt_qformer,
     convert_videochat2_stage3,
-    load_converted,
     load_mistral_folder,
     load_videochat2_weights,
+    stage3_drops,
+    umt_qformer_drops,
     videochat2_file,
 )
-from infvideo.models.checkpoints.videochat2 import STAGE3_DROPS, UMT_QFORMER_DROPS, stage3_drops, umt_qformer_drops
-from infvideo.models.prompts_videochat2 import MULTIPLE_CHOICE_SYSTEM, nextqa_prompt
+from infvideo.models.videochat2.prompts import MULTIPLE_CHOICE_SYSTEM, nextqa_prompt
 from infvideo.models.tokenizers import real_bert_tokenizer, tiny_bert_tokenizer, tiny_llama_tokenizer
 from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers
 
@@ -244,7 +246,7 @@ def test_loaded_model_reproduces_the_model_it_came_from(files, reference, merged
 
 def test_umt_file_alone_fills_the_vision_encoder_and_qformer(files):
     paths, stage1_model = files
-    from infvideo.models.checkpoints import load_original
+    from infvideo.models.checkpoint_io import load_original
 
     model = make_model(seed=6)
     ours, unmatched = convert_umt_qformer(load_original(paths["umt_qformer"]), depth=DEPTH)

@@ -171,3 +171,28 @@ def test_reset_forgets_everything(projections):
     memory.reset()
     assert memory.coefficients is None and memory.last_attention is None and memory.chunks_seen == 0
     assert memory.state_numel() == 0
+
+
+@pytest.mark.parametrize("compat", [False, True], ids=["exact", "reference_compat"])
+def test_attention_over_video_time_equals_a_timeline_advanced_after_every_chunk(projections, compat):
+    """The memory brings its own timeline up to date only when asked, from what each update recorded."""
+    from infvideo.memory import MemoryTimeline
+
+    key, value = projections
+    memory = ContinuousMemory(num_basis=32, num_samples=64, tau=0.6, sticky=True, reference_compat=compat)
+    memory.reset(torch.Generator().manual_seed(4))
+    watched = MemoryTimeline(memory)
+    edges = torch.linspace(0, 5, 41)
+    for index in range(5):
+        memory.update(torch.randn(1, 6, 48, generator=torch.Generator().manual_seed(index)))
+        memory.read(torch.randn(1, 3, 48, generator=torch.Generator().manual_seed(10 + index)), key, value, 4)
+        watched.advance()
+        if index == 1:  # asked midway, then again at the end: no update is placed twice or missed
+            torch.testing.assert_close(memory.attention_over_video_time(edges), watched.density_over_video_time(edges)[0])
+    torch.testing.assert_close(memory.attention_over_video_time(edges), watched.density_over_video_time(edges)[0])
+    memory.reset()
+    memory.update(torch.randn(1, 6, 48))
+    memory.read(torch.randn(1, 3, 48), key, value, 4)
+    fresh = MemoryTimeline(memory)
+    fresh.advance()
+    torch.testing.assert_close(memory.attention_over_video_time(edges), fresh.density_over_video_time(edges)[0])

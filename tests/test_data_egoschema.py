@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from infvideo.data import MalformedRow, QuestionRecord, read_egoschema
+from infvideo.data.egoschema import read_egoschema
+from infvideo.data.record import MalformedRow, QuestionRecord
 
 UIDS = ["0074f737-11cb-497d-8d07-77c3a8127391", "00b9a0de-c59e-49cb-a127-6081e2fb8c8e",
         "00f93e1e-cf4e-4835-88b4-4ad68216e86f"]

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from infvideo.data import DuplicateIdError, MalformedRow, QuestionRecord, read_benchmark, read_egoschema
+from infvideo.data.egoschema import read_egoschema
+from infvideo.data.record import DuplicateIdError, MalformedRow, QuestionRecord
+from infvideo.eval.tasks import read_benchmark
 
 IGVLM_HEADER = ["", "video_name", "question_id", "question", "answer", "a0", "a1", "a2", "a3", "a4"]
 EGOSCHEMA_HEADER = ["", "q_uid", "google_drive_id", "question", "answer", *(f"option {i}" for i in range(5))]

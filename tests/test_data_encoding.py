@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from infvideo.data import MalformedRow, ReadResult, read_benchmark, read_benchmark_result
+from infvideo.data.record import MalformedRow
+from infvideo.data.rows import ReadResult
+from infvideo.eval.tasks import get_task, read_benchmark
+
+
+def read_benchmark_result(name: str, *args, **options) -> ReadResult:
+    """Records and skipped rows as data: the task's reader called directly."""
+    return get_task(name).reader(*args, **options)
+
 
 LATIN1 = "caf\xe9".encode("latin-1")  # b"caf\xe9": valid Latin-1, not valid UTF-8
 MARK = "MARK"  # stands for the bad bytes in the text the fixtures are written from

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from infvideo.data import DuplicateIdError, MalformedRow, QuestionRecord, read_moviechat
+from infvideo.data.moviechat import read_moviechat
+from infvideo.data.record import DuplicateIdError, MalformedRow, QuestionRecord
 
 
 def movie(video_file: str, n: int) -> dict[str, Any]:

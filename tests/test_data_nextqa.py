@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infvideo.data import MalformedRow, QuestionRecord, read_nextoe, read_nextqa
+from infvideo.data.nextqa import read_nextoe, read_nextqa
+from infvideo.data.record import MalformedRow, QuestionRecord
 
 MC_HEADER = "video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4"
 MC_ROWS = [

@@ -1,4 +1,4 @@
-"""The benchmark registry, id uniqueness, and the options every reader shares."""
+"""Reading a benchmark by its task name, id uniqueness, and the options every reader shares."""
 
 from __future__ import annotations
 
@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from infvideo.data import (
-    READERS,
-    DuplicateIdError,
-    MalformedRow,
-    ReadResult,
-    read_benchmark,
-    read_benchmark_result,
-    read_egoschema,
-    read_moviechat,
-    read_nextoe,
-    read_nextqa,
-    read_video_mme,
-)
+from infvideo.data.egoschema import read_egoschema
+from infvideo.data.moviechat import read_moviechat
+from infvideo.data.nextqa import read_nextoe, read_nextqa
+from infvideo.data.record import DuplicateIdError, MalformedRow
+from infvideo.data.rows import ReadResult
+from infvideo.data.video_mme import read_video_mme
+from infvideo.eval.tasks import TASKS, get_task, read_benchmark
 
 MC_HEADER = "video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4"
 
@@ -31,8 +25,8 @@ def nextqa_csv(tmp_path: Path, *rows: str) -> Path:
     return path
 
 
-def test_registry_names_every_benchmark() -> None:
-    assert READERS == {"nextqa": read_nextqa, "nextoe": read_nextoe, "egoschema": read_egoschema,
+def test_task_table_names_every_benchmarks_reader() -> None:
+    assert {name: task.reader for name, task in TASKS.items()} == {"nextqa": read_nextqa, "nextoe": read_nextoe, "egoschema": read_egoschema,
                        "moviechat": read_moviechat, "video_mme": read_video_mme}
 
 
@@ -52,7 +46,7 @@ def test_read_benchmark_skip_logs_problems_and_result_returns_them(tmp_path: Pat
     assert [r.id for r in records] == ["1_1"]
     assert "line 3: answer 8 is outside 0..4" in caplog.text
 
-    result = read_benchmark_result("nextqa", csv_file, tmp_path, on_error="skip")
+    result = get_task("nextqa").reader(csv_file, tmp_path, on_error="skip")
     assert isinstance(result, ReadResult) and len(result.problems) == 1
     with pytest.raises(MalformedRow):
         read_benchmark("nextqa", csv_file, tmp_path)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from infvideo.data import MalformedRow, QuestionRecord, option_letter, option_texts, read_video_mme, strip_option_letter
+from infvideo.data.record import MalformedRow, QuestionRecord, option_letter, option_texts, strip_option_letter
+from infvideo.data.video_mme import read_video_mme
 
 ROWS: list[dict[str, Any]] = [
     {"video_id": "001", "duration": "short", "domain": "Knowledge", "sub_category": "Humanity & History",
@@ -197,7 +198,7 @@ def test_flat_json_exports_read_like_the_jsonl(tmp_path: Path, name: str) -> Non
 def test_flat_json_is_what_read_benchmark_reads_by_suffix(tmp_path: Path) -> None:
     json_file = tmp_path / "videomme.json"
     json_file.write_text(json.dumps(ROWS))
-    from infvideo.data import read_benchmark
+    from infvideo.eval.tasks import read_benchmark
 
     assert read_benchmark("video_mme", json_file, "/v") == read_video_mme(write_jsonl(tmp_path / "v.jsonl", ROWS), "/v").records
 

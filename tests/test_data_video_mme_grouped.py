@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from infvideo.data import DuplicateIdError, MalformedRow, QuestionRecord, read_benchmark, read_video_mme
+from infvideo.data.record import DuplicateIdError, MalformedRow, QuestionRecord
+from infvideo.data.video_mme import read_video_mme
+from infvideo.eval.tasks import read_benchmark
 
 QUESTION_1 = {"question_id": "001-1", "task_type": "Counting Problem", "question": "How many colors are there?",
               "options": ["A. Two.", "B. Three.", "C. Four.", "D. Five."], "answer": "C"}

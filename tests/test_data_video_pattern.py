@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infvideo.data import READERS, read_benchmark
+from infvideo.eval.tasks import read_benchmark, task_names
 from infvideo.errors import UserError
 
 
@@ -43,7 +43,7 @@ def write_annotations(tmp_path: Path, benchmark: str) -> tuple[Path, str]:
     raise AssertionError(benchmark)
 
 
-@pytest.mark.parametrize("benchmark", sorted(READERS))
+@pytest.mark.parametrize("benchmark", task_names())
 @pytest.mark.parametrize("pattern", ["{video_id}.mkv", "videos/{video_id}/video.mp4"])
 def test_video_pattern_places_every_benchmarks_videos(tmp_path: Path, benchmark: str, pattern: str) -> None:
     annotations, video_id = write_annotations(tmp_path, benchmark)
@@ -52,7 +52,7 @@ def test_video_pattern_places_every_benchmarks_videos(tmp_path: Path, benchmark:
     assert record.video_path == os.path.join("/data/videos", pattern.replace("{video_id}", video_id))
 
 
-@pytest.mark.parametrize("benchmark", sorted(READERS))
+@pytest.mark.parametrize("benchmark", task_names())
 def test_default_pattern_is_the_video_id_dot_mp4(tmp_path: Path, benchmark: str) -> None:
     annotations, video_id = write_annotations(tmp_path, benchmark)
     for given in ({}, {"video_pattern": None}):  # None, as a config leaves it, means the default
@@ -78,7 +78,7 @@ def test_nextqa_video_map_fills_video_while_video_id_stays_the_id(tmp_path: Path
                      os.path.join("/v", "1164/4010069381/4010069381.pt")]
 
 
-@pytest.mark.parametrize("benchmark", sorted(READERS))
+@pytest.mark.parametrize("benchmark", task_names())
 @pytest.mark.parametrize("pattern", ["{vid}.mp4", "{videoID}.mp4", "{0}.mp4", "{}.mp4", "{video_id.stem}.mp4",
                                      "clip.mp4", "{video_id"])
 def test_bad_pattern_is_a_user_error_naming_the_placeholders(tmp_path: Path, benchmark: str, pattern: str) -> None:
@@ -90,12 +90,12 @@ def test_bad_pattern_is_a_user_error_naming_the_placeholders(tmp_path: Path, ben
 
 
 def test_bad_pattern_is_refused_before_the_annotations_are_opened(tmp_path: Path) -> None:
-    for benchmark in sorted(READERS):
+    for benchmark in task_names():
         with pytest.raises(UserError, match="video pattern"):
             read_benchmark(benchmark, tmp_path / "missing", tmp_path, video_pattern="{vid}.mp4")
 
 
-@pytest.mark.parametrize("benchmark", sorted(READERS))
+@pytest.mark.parametrize("benchmark", task_names())
 def test_bad_on_error_is_a_user_error_naming_the_choices(tmp_path: Path, benchmark: str) -> None:
     annotations, _ = write_annotations(tmp_path, benchmark)
     with pytest.raises(UserError) as caught:

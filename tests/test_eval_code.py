@@ -11,7 +11,7 @@ import pytest
 
 from infvideo.demo.synthetic_data import DemoSettings, write_demo_data
 from infvideo.eval import backends
-from infvideo.eval.paper_scripts import (
+from infvideo.cli.paper import (
     accuracy_main, egoschema_submit_main, extract_main, judging_main, matching_main, run_inference,
 )
 from infvideo.eval.predictions import read_records

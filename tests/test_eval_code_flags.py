@@ -10,7 +10,7 @@ YAML configs say (they say ``sticky: true``). Every other flag is ``required=Tru
 
 import pytest
 
-from infvideo.eval.paper_scripts import inference_config
+from infvideo.cli.paper import inference_config
 
 COMMON_VIDEO_LLAMA = ["--cfg-path", "--num-beams", "--temperature", "--video-folder", "--output-dir", "--max_int", "--sticky",
                       "--num_basis", "--tau", "--alpha", "--options"]

@@ -1,38 +1,28 @@
-from infvideo.eval.matching import minilm_embedder, nearest_option
+"""Free text -> the nearest option through langchain Embeddings: the offline MiniLM and an
+OpenAI-compatible endpoint."""
+
+import pytest
+
+from infvideo.errors import UserError
+from infvideo.eval.matching import OptionMatcher, build_embeddings, minilm_embedder
+from infvideo.eval.stand_in_server import base_url, start_server
 
 
-def test_real_embedder_picks_the_paraphrased_option_among_five():
-    options = ["the man opens the door", "a dog sleeps on the sofa", "the girl rides a bicycle", "two cats fight", "the car stops at the light"]
-    assert nearest_option("A young girl is cycling down the street.", options) == "C"
-    assert nearest_option("The puppy is napping on the couch", options) == "B"
-    assert nearest_option("vehicle halts at a red traffic signal", options) == "E"  # the fifth option is reachable
-    assert nearest_option("   ", options) is None
+def test_the_minilm_embedder_the_stand_in_server_uses_gives_384_dimensions():
     assert minilm_embedder()(["x"]).shape == (1, 384)
 
-
-def test_embedder_is_pluggable():
-    fake = lambda texts: [[1.0, 0.0] if "yes" in t else [0.0, 1.0] for t in texts]  # noqa: E731
-    assert nearest_option("yes please", ["no", "yes"], embed=fake) == "B"
-
-
-# -- the langchain path (in-memory vector store + example selector) -----------------------------
-import pytest  # noqa: E402
-
-from infvideo.errors import UserError  # noqa: E402
-from infvideo.eval.matching import OptionMatcher, build_embeddings  # noqa: E402
-from infvideo.eval.stand_in_server import base_url, start_server  # noqa: E402
 
 OPTIONS = ["the man opens the door", "a dog sleeps on the sofa", "the girl rides a bicycle", "two cats fight", "the car stops at the light"]
 ANSWERS = ["A young girl is cycling down the street.", "The puppy is napping on the couch", "vehicle halts at a red traffic signal",
            "a person pushes the door open", "the kittens are fighting"]
 
 
-def test_langchain_matcher_agrees_with_the_plain_sentence_transformers_core():
+def test_langchain_matcher_picks_the_paraphrased_option_among_five():
     matcher = OptionMatcher(build_embeddings("minilm"))
     picked = [matcher.match(answer, OPTIONS) for answer in ANSWERS]
-    assert picked == ["C", "B", "E", "A", "D"]
-    assert picked == [nearest_option(answer, OPTIONS) for answer in ANSWERS]
+    assert picked == ["C", "B", "E", "A", "D"]  # the fifth option is reachable
     assert matcher.match("", OPTIONS) is None and matcher.match(None, OPTIONS) is None
+    assert matcher.match("   ", OPTIONS) is None
 
 
 def test_first_four_sees_only_four_options():

@@ -10,7 +10,7 @@ from infvideo.cli import main
 from infvideo.demo.synthetic_data import DemoSettings, write_demo_data
 from infvideo.errors import UserError
 from infvideo.eval.config import load_config, to_yaml
-from infvideo.eval.matching import OptionMatcher, build_embeddings, nearest_option
+from infvideo.eval.matching import OptionMatcher, build_embeddings
 from infvideo.eval.run_files import MATCHES, load_run_records, read_jsonl, write_jsonl
 from infvideo.eval.stand_in_server import base_url, start_server
 
@@ -53,14 +53,12 @@ def test_exact_ties_go_to_the_first_tied_option_on_every_path(options, first):
     table = TableEmbeddings(TIED)
     assert OptionMatcher(table).match("answer", options) == first
     assert OptionMatcher(table, first_four=True).match("answer", options) == first
-    assert nearest_option("answer", options, embed=table.embed_documents) == first
 
 
 def test_a_repeated_option_text_goes_to_its_first_occurrence_with_the_real_embedder():
     """run_eval_langchain.py l.69 (``options.index``): the first occurrence of a repeated option text."""
     options = ["a red car", "a dog sleeps", "a blue boat", "a dog sleeps"]
     assert OptionMatcher(build_embeddings("minilm")).match("a sleeping dog", options) == "B"
-    assert nearest_option("a sleeping dog", options) == "B"
 
 
 # -- the OpenAI embedder's key -----------------------------------------------------------------------
@@ -205,7 +203,7 @@ def test_match_help_says_the_defaults_come_from_the_run_config(capsys):
 
 
 def test_the_reference_matching_script_follows_the_run_config_and_takes_the_flags(tmp_path, monkeypatch, capsys):
-    from infvideo.eval.paper_scripts import matching_main
+    from infvideo.cli.paper import matching_main
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

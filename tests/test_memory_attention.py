@@ -103,3 +103,21 @@ def test_instructblip_qformer_with_text_and_extra_queries():
     assert out.shape == ref.shape == (1, 17, 48)
     assert not torch.allclose(out[:, :12], ref[:, :12])
     assert all(layer.memory.chunks_seen == 1 for layer in layers)
+
+
+def test_the_attention_plot_reads_any_family_through_the_model_and_the_memory_interface():
+    from infvideo.data.record import QuestionRecord
+    from infvideo.eval.backends import build_backend
+    from infvideo.eval.config import load_config
+    from infvideo.eval.plots import attention_over_video_time
+
+    record = QuestionRecord(id="q", dataset="nextqa", video_id="v", video_path="v.mp4", question="why?", options=("a", "b"))
+    for name, size in (("video_llama", 28), ("videochat2", 32)):
+        backend = build_backend(load_config(overrides=[f"model.name={name}", "model.device=cpu", "memory.sticky=true"]))
+        frames = torch.rand(3, 4, size, size, 3, generator=torch.Generator().manual_seed(1)).mul(255).byte().numpy()
+        chunks = [backend.encode_chunk(chunk) for chunk in frames]
+        density = attention_over_video_time(backend, record, chunks, torch.Generator().manual_seed(2), bins_per_chunk=4)
+        assert density.shape == (3, 12) and torch.allclose(density.sum(-1) / 4, torch.ones(3), atol=1e-3)
+    backend.reconfigure(load_config(overrides=["model.name=videochat2", "model.device=cpu", "memory.kind=moviechat"]))
+    with pytest.raises(ValueError, match="memory.kind=continuous"):
+        attention_over_video_time(backend, record, chunks, torch.Generator().manual_seed(2))

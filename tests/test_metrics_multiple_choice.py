@@ -3,7 +3,24 @@
 import pytest
 
 from infvideo.data.record import QuestionRecord
-from infvideo.eval.metrics import egoschema_metrics, egoschema_submission, metrics_markdown, nextqa_metrics, video_mme_metrics
+from infvideo.eval.metrics.multiple_choice import choice_metrics
+from infvideo.eval.metrics.tables import metrics_markdown
+from infvideo.eval.tasks import get_task
+
+
+def nextqa_metrics(records, letters, **options):
+    return choice_metrics(get_task("nextqa"), records, letters, **options)
+
+
+def video_mme_metrics(records, letters, **options):
+    return choice_metrics(get_task("video_mme"), records, letters, **options)
+
+
+def egoschema_metrics(records, letters, **options):
+    return choice_metrics(get_task("egoschema"), records, letters, **options)
+
+
+egoschema_submission = get_task("egoschema").submission.build
 
 FIVE = ("o0", "o1", "o2", "o3", "o4")
 FOUR = ("A. o0", "B. o1", "C. o2", "D. o3")

@@ -4,7 +4,8 @@ import pytest
 
 from infvideo.data.record import QuestionRecord
 from infvideo.eval.judge.batch import NO_PREDICTION
-from infvideo.eval.metrics import judged_metrics, metrics_markdown
+from infvideo.eval.metrics.open_ended import judged_metrics
+from infvideo.eval.metrics.tables import metrics_markdown
 
 
 def movie(qid, mode):

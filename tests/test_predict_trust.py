@@ -129,7 +129,7 @@ def test_nothing_is_built_or_written_when_a_setting_is_wrong(tmp_path, data, mon
 
 def test_every_checkpoint_is_checked_before_the_llm_loads(tmp_path, data, monkeypatch, capsys):
     """A typo in the vision checkpoint path surfaced only after the 7B LLM had loaded."""
-    from infvideo.models import pretrained
+    from infvideo.models.video_llama import convert as pretrained
 
     monkeypatch.setattr(pretrained, "load_llama_folder", lambda *a: pytest.fail("the LLM was loaded"))
     llm = tmp_path / "llama"
@@ -167,7 +167,7 @@ def test_dtype_aliases_name_one_run(tmp_path):
 
 
 def test_print_config_version_and_every_flag_has_help(tmp_path, data, capsys):
-    from infvideo.cli import build_parser
+    from infvideo.cli.main import build_parser
 
     assert main([*predict_args(tmp_path, data), "--tau", "0.25", "--print-config"]) == 0
     out = capsys.readouterr().out

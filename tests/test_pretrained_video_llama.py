@@ -14,10 +14,9 @@ from helpers.original_checkpoints import (
     wrap_like_lavis,
 )
 from infvideo.models.base import GenerationSettings
-from infvideo.models.pretrained import load_video_llama
-from infvideo.models.prompts_video_llama import egoschema_prompt
+from infvideo.models.video_llama.prompts import egoschema_prompt
 from infvideo.models.tokenizers import tiny_llama_tokenizer
-from infvideo.models.video_llama import InfVideoLLaMAConfig
+from infvideo.models.video_llama import InfVideoLLaMAConfig, load_video_llama
 
 
 @pytest.fixture
@@ -62,7 +61,7 @@ def test_files_written_from_a_model_load_back_into_that_model(tmp_path):
     """Every Video-LLaMA family file, written from a reference model in the original layout, makes a
     differently initialised model reproduce the reference's outputs exactly."""
     from helpers.video_llama_export import video_llama_originals, zero_key_biases
-    from infvideo.models.checkpoints import load_video_llama_weights
+    from infvideo.models.video_llama.convert import load_video_llama_weights
     from infvideo.models.video_llama import InfVideoLLaMA
 
     tokenizer = tiny_llama_tokenizer()

@@ -18,13 +18,14 @@ from infvideo.cli import main
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 from infvideo.eval.config import load_config, to_yaml
-from infvideo.eval.metrics import score_run, video_mme_metrics
+from infvideo.eval.metrics.multiple_choice import choice_metrics
 from infvideo.eval.metrics.multiple_choice import letter_verdicts
 from infvideo.eval.metrics.open_ended import judged_metrics
 from infvideo.eval.metrics.reference_rules import egoschema_correct, nextqa_correct, reference_verdicts, video_mme_letter
-from infvideo.eval.metrics.score import PROTOCOL_KEYS
+from infvideo.eval.metrics.score import PROTOCOL_KEYS, score_run
 from infvideo.eval.run_files import write_jsonl
-from infvideo.models.prompts_videochat2 import egoschema_prompt, nextqa_prompt, parse_option_letter, video_mme_prompt
+from infvideo.eval.tasks import get_task
+from infvideo.models.videochat2.prompts import egoschema_prompt, nextqa_prompt, parse_option_letter, video_mme_prompt
 
 LETTERS = "ABCDE"
 
@@ -175,7 +176,7 @@ PROMPTS = {"nextqa": nextqa_prompt, "egoschema": egoschema_prompt, "video_mme": 
 
 
 def prediction_lines(records, answers):
-    """predictions.jsonl lines as ``VideoChat2Backend.answer`` writes them (None: an error line)."""
+    """predictions.jsonl lines as ``Backend.answer`` writes them for VideoChat2 (None: an error line)."""
     lines = []
     for record, generated in zip(records, answers):
         if generated is None:
@@ -216,7 +217,7 @@ def test_reference_verdicts_count_what_the_reference_counts(benchmark):
     records.append(make(len(records), 0))
     answers.append(None)  # an error line
     lines = prediction_lines(records, answers)
-    verdicts = reference_verdicts(benchmark, records, {line["id"]: line for line in lines})
+    verdicts = reference_verdicts(get_task(benchmark).reference_rule, records, {line["id"]: line for line in lines})
     assert sum(v.correct for v in verdicts.values()) == reference_count(records, lines)
     # no answer (error line, "(" alone) is invalid; every other answer gets the rule's verdict
     empty = {line["id"] for line in lines if line["prediction"] in (None, "(")}
@@ -225,7 +226,7 @@ def test_reference_verdicts_count_what_the_reference_counts(benchmark):
 
 
 def test_an_unpredicted_question_is_invalid_under_reference_rules():
-    verdicts = reference_verdicts("nextqa", [nextqa_record("q1", 0)], {})
+    verdicts = reference_verdicts(get_task("nextqa").reference_rule, [nextqa_record("q1", 0)], {})
     assert verdicts["q1"].correct is False and verdicts["q1"].invalid is True
 
 
@@ -387,11 +388,11 @@ def test_video_mme_durations_over_valid_answers_as_run_eval_py():
     letters = {qid: letter for qid, _, _, letter in MME}
     overall, durations = reference_eval_qa_videomme(
         {qid: {"duration": d, "answer": a, "prediction": -1 if letter is None else LETTERS.index(letter)} for qid, a, d, letter in MME})
-    metrics = video_mme_metrics(records, letters, duration_over="valid")
+    metrics = choice_metrics(get_task("video_mme"), records, letters, accuracy_over="valid")
     assert metrics["overall"]["accuracy"] == pytest.approx(100 * overall)
     assert {d: c["accuracy"] for d, c in metrics["breakdowns"]["duration"].items()} == pytest.approx({d: 100 * a for d, a in durations.items()})
     assert metrics["breakdowns"]["duration"]["medium"]["accuracy"] == 100.0  # 1 of 1 valid (of 2 questions)
-    default = video_mme_metrics(records, letters)
+    default = choice_metrics(get_task("video_mme"), records, letters)
     assert default["breakdowns"]["duration"]["medium"]["accuracy"] == 50.0  # the project's rule: over every question
     assert default["protocol"]["duration_accuracy_over"] == "all questions"
     assert metrics["protocol"]["duration_accuracy_over"] == "valid answers"

@@ -7,7 +7,11 @@ from infvideo.cli import main
 from infvideo.errors import UserError
 from infvideo.eval.config import load_config, to_yaml
 from infvideo.eval.plots import accuracy_figure, plot_accuracy_against
-from infvideo.eval.report import comparison_table, load_finished, load_results, variant_label, write_runs_csv
+from infvideo.eval.report import comparison_table, load_finished, load_result, variant_label, write_runs_csv
+
+
+def load_results(run_dirs):
+    return [load_result(run_dir) for run_dir in run_dirs]
 
 
 def fake_run(root, name, overrides, accuracy, score=None, benchmark="nextqa", predicted=10, questions=10, limit=None):

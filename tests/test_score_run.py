@@ -11,7 +11,7 @@ from infvideo.cli import main
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 from infvideo.eval.config import load_config, to_yaml
-from infvideo.eval.metrics import score_run
+from infvideo.eval.metrics.score import score_run
 from infvideo.eval.run_files import write_jsonl
 
 # video, question, answer index, qid, type; options o0..o4 (the NExT-QA csv layout)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers.make_videos import build_video_library, read_codes
 
-from infvideo.video import open_video
 from infvideo.video.indices import RULES
+from infvideo.video.source import open_video
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import torch
 
 from infvideo.memory import ContinuousMemory, MemoryConfig
 from infvideo.models.base import GenerationSettings
-from infvideo.models.prompts_video_llama import (
+from infvideo.models.video_llama.prompts import (
     clean_answer,
     egoschema_prompt,
     moviechat_prompt,

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from helpers.make_videos import build_video_library, read_codes
 
-from infvideo.video import FrameIndexError, ParallelDecoder, PyAVSource, iter_chunks, plan_keyframe_groups
+from infvideo.video.metadata import FrameIndexError
+from infvideo.video.parallel import ParallelDecoder, plan_keyframe_groups
+from infvideo.video.pyav_source import PyAVSource
+from infvideo.video.stream import iter_chunks
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,16 @@ import pytest
 import torch
 from PIL import Image
 
-from infvideo.video import CLIP_MEAN, CLIP_STD, PREPROCESSORS, preprocess_video_llama, preprocess_videochat2
-from infvideo.video.preprocess import centre_crop, resize_frames, short_side_size
+from infvideo.video.preprocess import (
+    CLIP_MEAN,
+    CLIP_STD,
+    PREPROCESSORS,
+    centre_crop,
+    preprocess_video_llama,
+    preprocess_videochat2,
+    resize_frames,
+    short_side_size,
+)
 
 
 def smooth_frames(count: int, height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -12,16 +12,10 @@ from helpers.make_videos import SPECS, build_video_library, read_code, read_code
 
 import infvideo.video.pyav_index as pyav_index_module
 import infvideo.video.pyav_source as pyav_source_module
-from infvideo.video import (
-    DamagedVideoWarning,
-    FrameIndexError,
-    NoVideoStreamError,
-    PyAVSource,
-    VideoDecodeError,
-    VideoSource,
-    available_backends,
-    open_video,
-)
+from infvideo.video.metadata import FrameIndexError, NoVideoStreamError, VideoDecodeError
+from infvideo.video.pyav_index import DamagedVideoWarning
+from infvideo.video.pyav_source import PyAVSource
+from infvideo.video.source import VideoSource, available_backends, open_video
 
 BACKENDS = available_backends()
 GOOD = sorted(SPECS)

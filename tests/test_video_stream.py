@@ -7,16 +7,10 @@ import pytest
 import torch
 from helpers.make_videos import build_video_library, read_codes
 
-from infvideo.video import (
-    PyAVSource,
-    available_backends,
-    iter_chunks,
-    iter_index_chunks,
-    open_video,
-    split_like_torch_chunk,
-    split_like_torch_split,
-)
 from infvideo.video.indices import frame_indices_segment_centres
+from infvideo.video.pyav_source import PyAVSource
+from infvideo.video.source import available_backends, open_video
+from infvideo.video.stream import iter_chunks, iter_index_chunks, split_like_torch_chunk, split_like_torch_split
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,10 @@ from helpers.make_special_videos import displayed, write_rotated, write_variable
 from helpers.make_videos import build_video_library, read_codes
 
 import infvideo.video.pyav_index as pyav_index_module
-from infvideo.video import DamagedVideoWarning, ParallelDecoder, VideoDecodeError, available_backends, open_video
+from infvideo.video.metadata import VideoDecodeError
+from infvideo.video.parallel import ParallelDecoder
+from infvideo.video.pyav_index import DamagedVideoWarning
+from infvideo.video.source import available_backends, open_video
 from infvideo.video.stream import iter_chunks
 
 BACKENDS = available_backends()

@@ -12,11 +12,13 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 
 from infvideo.eval.metrics.reference_rules import video_mme_letter
 from infvideo.memory import MemoryConfig
-from infvideo.models import umt, videochat2
+from infvideo.models.videochat2 import config as videochat2_config
+from infvideo.models.videochat2 import modeling as videochat2_modeling
+from infvideo.models.videochat2 import umt
 from infvideo.models.base import GenerationSettings
-from infvideo.models.lora import lora_factors, merge_lora
+from infvideo.models.videochat2.lora import lora_factors, merge_lora
 from infvideo.models.memory_attention import memory_layers
-from infvideo.models.prompts_videochat2 import (
+from infvideo.models.videochat2.prompts import (
     egoschema_prompt,
     moviechat_prompt,
     nextqa_prompt,
@@ -26,7 +28,7 @@ from infvideo.models.prompts_videochat2 import (
     video_mme_prompt,
 )
 from infvideo.models.tokenizers import tiny_llama_tokenizer
-from infvideo.models.umt import UMTConfig, UMTVisionEncoder, position_table, sinusoid_table
+from infvideo.models.videochat2.umt import UMTConfig, UMTVisionEncoder, position_table, sinusoid_table
 from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers
 
 SYSTEM = (
@@ -234,7 +236,7 @@ def test_tokens_per_frame_and_widths_come_from_the_config():
     assert chunks[0].shape == (3, 9, 64)
     assert model.embed_video(chunks).shape == (1, 12, 64)
     # No full-size literal (14 × 14 patches, 196 tokens, 1024 wide) outside the presets.
-    for module, presets in ((umt, [umt.UMTConfig]), (videochat2, [videochat2.InfVideoChat2Config])):
+    for module, presets in ((umt, [umt.UMTConfig]), (videochat2_modeling, []), (videochat2_config, [videochat2_config.InfVideoChat2Config])):
         source = inspect.getsource(module)
         for preset in presets:
             source = source.replace(inspect.getsource(preset), "")
@@ -353,7 +355,7 @@ def test_moviechat_prompt_matches_the_reference_character_for_character():
     ],
 )
 def test_option_letter_parser(text, letter):
-    assert parse_option_letter(text) == letter
+    assert parse_option_letter(text, "ABCDE") == letter
 
 
 # -- LoRA ------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""Frame tokens for every video of a benchmark, once; see infvideo.eval.paper_scripts.extract_main."""
+"""Frame tokens for every video of a benchmark, once; see infvideo.cli.paper.extract_main."""
 import sys
 
-from infvideo.eval.paper_scripts import extract_main
+from infvideo.cli.paper import extract_main
 
 if __name__ == "__main__":
     sys.exit(extract_main(sys.argv[1:]))

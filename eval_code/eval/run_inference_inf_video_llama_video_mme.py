@@ -1,7 +1,7 @@
-"""∞-Video (video_llama) on video_mme with the reference script's flags; see infvideo.eval.paper_scripts."""
+"""∞-Video (video_llama) on video_mme with the reference script's flags; see infvideo.cli.paper."""
 import sys
 
-from infvideo.eval.paper_scripts import run_inference
+from infvideo.cli.paper import run_inference
 
 if __name__ == "__main__":
     sys.exit(run_inference("video_llama", "video_mme", sys.argv[1:]))

@@ -1,7 +1,7 @@
-"""the EgoSchema full-set submission; see infvideo.eval.paper_scripts.egoschema_submit_main."""
+"""the EgoSchema full-set submission; see infvideo.cli.paper.egoschema_submit_main."""
 import sys
 
-from infvideo.eval.paper_scripts import egoschema_submit_main
+from infvideo.cli.paper import egoschema_submit_main
 
 if __name__ == "__main__":
     sys.exit(egoschema_submit_main(sys.argv[1:]))

@@ -1,7 +1,7 @@
-"""accuracy per benchmark; see infvideo.eval.paper_scripts.accuracy_main."""
+"""accuracy per benchmark; see infvideo.cli.paper.accuracy_main."""
 import sys
 
-from infvideo.eval.paper_scripts import accuracy_main
+from infvideo.cli.paper import accuracy_main
 
 if __name__ == "__main__":
     sys.exit(accuracy_main(sys.argv[1:]))

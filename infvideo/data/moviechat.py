@@ -15,11 +15,22 @@ import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from infvideo.data.annotation_files import check_utf8, existing_folder, json_error_reason, read_text
-from infvideo.data.fields import BadField, optional, parse_int, required_text
-from infvideo.data.read_result import OnError, ProblemLog, ReadResult
 from infvideo.data.record import BadReaderOption, QuestionRecord
-from infvideo.data.video_paths import check_video_pattern, video_path
+from infvideo.data.rows import (
+    BadField,
+    OnError,
+    ProblemLog,
+    ReadResult,
+    check_utf8,
+    check_video_pattern,
+    existing_folder,
+    json_error_reason,
+    optional,
+    parse_int,
+    read_text,
+    required_text,
+    video_path,
+)
 
 Mode = Literal["global", "breakpoint"]
 INFO_KEPT = ("fps", "num_frame")  # the breakpoint "time" is in frames; fps turns it into seconds

@@ -13,12 +13,23 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infvideo.data.annotation_files import check_utf8, load_json_file
-from infvideo.data.csv_rows import CsvTable
-from infvideo.data.fields import BadField, optional, parse_index, parse_int, required_id, required_text
-from infvideo.data.read_result import OnError, ProblemLog, ReadResult
 from infvideo.data.record import MalformedRow, QuestionRecord
-from infvideo.data.video_paths import check_video_pattern, video_path
+from infvideo.data.rows import (
+    BadField,
+    CsvTable,
+    OnError,
+    ProblemLog,
+    ReadResult,
+    check_utf8,
+    check_video_pattern,
+    load_json_file,
+    optional,
+    parse_index,
+    parse_int,
+    required_id,
+    required_text,
+    video_path,
+)
 
 NUM_OPTIONS = 5
 OPTION_COLUMNS = tuple(f"a{i}" for i in range(NUM_OPTIONS))

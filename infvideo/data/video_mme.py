@@ -1,12 +1,12 @@
 """Video-MME: the Hugging Face parquet file; the same rows as JSON Lines (what the Video-LLaMA
 reference reads, and what ``datasets``' ``to_json`` writes) or as one JSON list (pandas'
-``to_json(orient="records")``); or VideoChat2's JSON grouped by video (``video_mme_grouped``,
-flattened into such rows).
+``to_json(orient="records")``); or VideoChat2's JSON grouped by video (flattened into such rows, see
+"Grouped JSON" below).
 
 A row: ``video_id`` ("001"), ``duration`` (short | medium | long), ``domain``, ``sub_category``,
 ``url``, ``videoID`` (the YouTube id, also the video's file name), ``question_id`` ("001-1"),
 ``task_type``, ``question``, ``options`` ["A. ...", "B. ...", "C. ...", "D. ..."], ``answer`` (a letter).
-Records keep the options as given (``options.option_texts`` strips the "A. "), ``answer`` is the
+Records keep the options as given (``record.option_texts`` strips the "A. "), ``answer`` is the
 letter's index, ``question_type`` the task type, and ``extra`` carries ``duration``, ``domain``,
 ``sub_category``, ``url`` and Video-MME's own ``video_id`` as ``video_number``.
 
@@ -18,23 +18,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, get_args
 
-from infvideo.data.annotation_files import (
+from infvideo.data.record import OPTION_LETTERS, BadReaderOption, MalformedRow, QuestionRecord, option_letter
+from infvideo.data.rows import (
+    BadField,
+    OnError,
+    ProblemLog,
+    ReadResult,
     check_utf8,
+    check_video_pattern,
     existing_file,
     json_error_reason,
+    load_json_file,
     open_text,
+    optional,
     parse_json,
+    parse_letter,
     read_text,
+    required,
+    required_id,
+    required_text,
+    video_path,
 )
-from infvideo.data.fields import BadField, optional, parse_letter, required, required_id, required_text
-from infvideo.data.options import option_letter
-from infvideo.data.read_result import OnError, ProblemLog, ReadResult
-from infvideo.data.record import OPTION_LETTERS, BadReaderOption, MalformedRow, QuestionRecord
-from infvideo.data.video_mme_grouped import flatten_videos, grouped_rows, is_video
-from infvideo.data.video_paths import check_video_pattern, video_path
 
 NUM_OPTIONS = 4
 # the metrics report accuracy per duration; any other value would form a group of its own or none
@@ -196,9 +204,9 @@ def _json_rows_by_content(file: os.PathLike[str]) -> Rows:
     if text.lstrip().startswith("["):
         document = parse_json(text, file)
         flat = any(_is_flat_row(item) for item in document)
-        grouped = any(is_video(item) for item in document)
+        grouped = any(_is_video(item) for item in document)
         if flat != grouped:
-            return _listed_rows(document, file) if flat else flatten_videos(document, file)
+            return _listed_rows(document, file) if flat else _flatten_videos(document, file)
         if not document:
             return []
     elif text.lstrip().startswith("{"):
@@ -216,6 +224,88 @@ def _is_flat_row(item: Any) -> bool:
     return isinstance(item, dict) and "question_id" in item and not isinstance(item["question_id"], (dict, list))
 
 
+# ---- Grouped JSON
+# Video-MME grouped by video, the JSON ∞-VideoChat2's ``run_videomme_mistral.py`` reads.
+#
+# A JSON list of videos ``{"url": "https://www.youtube.com/watch?v=<id>", "duration_category":
+# "short" | "medium" | "long", "questions": [{"question", "options": ["A. ..", ..], "answer": "A"}]}``,
+# possibly with ``video_id``, ``domain``, ``sub_category`` per video and ``question_id``,
+# ``task_type`` per question. Each question is flattened into the row the parquet/JSONL files have,
+# so ``_record`` turns all three formats into records by one rule.
+#
+# * ``videoID`` (the video's file name) is the text after ``watch?v=`` in the url, up to a ``&`` or
+#   ``#`` if any: the reference keeps everything after ``watch?v=``, which only differs for urls with
+#   more query parameters, where its file name could not exist anyway.
+# * ``question_id`` is the question's own when given, else ``"<videoID>-<k>"`` with k its 1-based
+#   position among that video's questions, after Video-MME's own ``"001-1"`` numbering. Those ids
+#   are stable as long as the file is; a video listed twice gives repeated ids, which the reader
+#   refuses (``DuplicateIdError``) rather than silently merging two questions' predictions.
+# * ``duration_category`` becomes ``duration``, the name the flat rows (and the metrics) use; a video
+#   without one is a problem at the video's place in the file.
+
+WATCH = "watch?v="
+# per-video keys copied into every question's row, under the flat format's names
+VIDEO_FIELDS = {"duration_category": "duration", "domain": "domain", "sub_category": "sub_category",
+                "video_id": "video_id"}
+_END_OF_ID = re.compile(r"[&#]")
+
+
+def _grouped_rows(file: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
+    return _flatten_videos(load_json_file(file), file)
+
+
+def _is_video(item: Any) -> bool:
+    """Whether ``item`` has this layout's shape (a video with its list of questions)."""
+    return isinstance(item, dict) and isinstance(item.get("questions"), list)
+
+
+def _flatten_videos(videos: Any, file: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
+    """(location, flat row) per question, locations as ``"[i]"`` (video) and ``"[i].questions[k]"``;
+    the row is a ``BadField`` where a video or a question cannot be read, so that it is one problem
+    and the rest of the file is still read."""
+    if not isinstance(videos, list):
+        raise MalformedRow(f"{os.fspath(file)}: expected a JSON list of videos, got {type(videos).__name__}")
+    for i, video in enumerate(videos):
+        try:
+            shared, questions = _video_fields(video)
+        except BadField as problem:
+            yield f"[{i}]", problem
+            continue
+        for k, question in enumerate(questions):
+            yield f"[{i}].questions[{k}]", _flat_row(shared, question, k)
+
+
+def _video_id_from_url(url: str) -> str:
+    _, found, rest = url.partition(WATCH)
+    video = _END_OF_ID.split(rest, maxsplit=1)[0].strip()
+    if not found or not video:
+        raise BadField(f"url {url!r} has no YouTube id after {WATCH!r}")
+    return video
+
+
+def _video_fields(video: Any) -> tuple[dict[str, Any], list[Any]]:
+    if not isinstance(video, dict):
+        raise BadField(f"expected a JSON object (one video), got {type(video).__name__}")
+    url = required_text(video, "url")
+    # every question of the video needs it (the metrics group by it); the row check names the value
+    required(video, "duration_category")
+    questions = required(video, "questions")
+    if not isinstance(questions, list):
+        raise BadField(f"'questions' should be a list, got {type(questions).__name__}")
+    shared = {name: video[key] for key, name in VIDEO_FIELDS.items() if optional(video, key) is not None}
+    return {**shared, "url": url, "videoID": _video_id_from_url(url)}, questions
+
+
+def _flat_row(shared: dict[str, Any], question: Any, k: int) -> Any:
+    if not isinstance(question, dict):
+        return BadField(f"expected a JSON object (one question), got {type(question).__name__}")
+    row = {**shared, **{key: question[key] for key in ("question", "options", "answer", "task_type")
+                        if key in question}}
+    given_id = optional(question, "question_id")
+    row["question_id"] = given_id if given_id is not None else f"{shared['videoID']}-{k + 1}"
+    return row
+
+
 _ROW_READERS: dict[FileFormat, Callable[[os.PathLike[str]], Rows]] = {
-    "parquet": _parquet_rows, "jsonl": _jsonl_rows, "grouped_json": grouped_rows, "json_records": _json_records_rows,
+    "parquet": _parquet_rows, "jsonl": _jsonl_rows, "grouped_json": _grouped_rows, "json_records": _json_records_rows,
 }

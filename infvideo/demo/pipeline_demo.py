@@ -13,7 +13,7 @@ from pathlib import Path
 
 from infvideo.eval.config import load_config
 from infvideo.eval.match_run import match_run
-from infvideo.eval.metrics import score_run
+from infvideo.eval.metrics.score import score_run
 from infvideo.eval.plots import attention_over_video_time, plot_attention_density
 from infvideo.eval.backends import build_backend
 from infvideo.eval.runner import encode_video, read_records as read_questions, run_predictions

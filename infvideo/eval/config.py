@@ -39,6 +39,7 @@ class ModelSettings:
     # dtype on CUDA, fp32 elsewhere) | float32 (the parity path) | float16 | bfloat16 (on any device)
     qformer_precision: str = "autocast"
     vision_batch_size: int | None = None  # Video-LLaMA: frames per ViT + frame Q-former forward; None = the whole chunk
+    checkpoint_cache: str | None = None  # folder for the full preset's converted checkpoint files (safetensors; later runs skip the slow read); None = none
 
 
 @dataclass
@@ -63,7 +64,7 @@ class SamplingSettings:
 
 @dataclass
 class DataSettings:
-    benchmark: str = "nextqa"  # nextqa | nextoe | egoschema | moviechat | video_mme
+    benchmark: str = "nextqa"  # a task name of infvideo/eval/tasks.py (TASKS: nextqa, nextoe, egoschema, moviechat, video_mme, ...)
     annotations: str = ""
     video_folder: str = ""
     answers: str = ""  # EgoSchema: the subset's answers file (subset.json); empty = the full set, no answers
@@ -198,6 +199,7 @@ def identity(config: PredictConfig) -> dict[str, Any]:
     for name in ("batch_questions", "cache", "cache_length", "compile", "compile_mode"):
         data["generation"].pop(name, None)
     data["model"].pop("vision_batch_size", None)
+    data["model"].pop("checkpoint_cache", None)  # where converted weights are kept, not what they are
     del data["protocol"]  # scoring, not answering
     for name in ("limit", "on_error", "video_folder", "video_pattern"):
         data["data"].pop(name, None)

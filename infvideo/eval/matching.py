@@ -66,14 +66,6 @@ def nearest_index(query: Sequence[float], options: Sequence[Sequence[float]]) ->
     return int(np.argmax(vectors[1:] @ vectors[0]))
 
 
-def nearest_option(prediction: str, options: Sequence[str], embed: Embedder | None = None) -> str | None:
-    """The letter of the option most similar to ``prediction``; None for an empty prediction."""
-    if not prediction or not prediction.strip() or not options:
-        return None
-    vectors = np.asarray((embed or minilm_embedder())([prediction, *options]))
-    return OPTION_LETTERS[nearest_index(vectors[0], vectors[1:])]
-
-
 class OpenAICompatibleEmbeddings(Embeddings):
     """langchain Embeddings over the ``openai`` client: OpenAI, vLLM, Ollama, llama.cpp servers.
 

@@ -16,7 +16,8 @@ import torch  # noqa: E402
 
 from infvideo.data.record import QuestionRecord  # noqa: E402
 
-from .report import BENCHMARK_TITLES, RunResult, differing_settings, settings_label  # noqa: E402
+from .report import RunResult, differing_settings, settings_label  # noqa: E402
+from .tasks import TASK_TITLES as BENCHMARK_TITLES  # noqa: E402
 
 PARAMETERS = {"tau": ("memory.tau", "τ (contraction)"), "alpha": ("model.alpha", "α (STM weight)"), "num_basis": ("memory.num_basis", "N (basis functions)")}
 NO_LTM = "No LTM"
@@ -98,9 +99,8 @@ def plot_accuracy_against(results: list[RunResult], parameter: str, path: str | 
 
 def attention_over_video_time(backend, record: QuestionRecord, chunks: list[torch.Tensor], generator: torch.Generator, bins_per_chunk: int = 32) -> torch.Tensor:
     """[chunks, chunks·bins] density of the first memory layer's attention over video time, read
-    after each chunk (batch item 0), through the backend's own ``embed`` (any backbone).
-    Needs the continuous memory."""
-    from infvideo.memory import ContinuousMemory, MemoryTimeline
+    after each chunk (batch item 0), through the backend's own ``embed`` (any family). Needs a memory
+    whose read is a density over time (memory.kind=continuous)."""
     from infvideo.models.memory_attention import memory_layers
 
     edges = torch.linspace(0, len(chunks), bins_per_chunk * len(chunks) + 1)
@@ -108,16 +108,13 @@ def attention_over_video_time(backend, record: QuestionRecord, chunks: list[torc
 
     def observed():
         # embed_video pulls the next chunk only after the previous one went through the memory.
-        timeline = None
         for tokens in chunks:
             yield tokens
-            if timeline is None:
-                memory = next(memory_layers(backend.model)).memory
-                if not isinstance(memory, ContinuousMemory):
-                    raise ValueError("the attention-density plot needs memory.kind=continuous")
-                timeline = MemoryTimeline(memory)
-            timeline.advance()
-            rows.append(timeline.density_over_video_time(edges)[0])
+            memory = next(memory_layers(backend.model)).memory
+            density = None if memory is None else memory.attention_over_video_time(edges)
+            if density is None:
+                raise ValueError(f"the attention-density plot needs a memory that attends over time (memory.kind=continuous), not {memory!r}")
+            rows.append(density)
 
     with torch.inference_mode():
         backend.embed(observed(), record, generator)

@@ -34,9 +34,9 @@ from .config import PredictConfig
 from .metrics.cells import UNITS
 from .metrics.score import check_run_directory
 from .run_files import CONFIG, JUDGMENTS, MATCHES, METRICS, PREDICTIONS, load_run_config, read_jsonl
+from .tasks import TASK_TITLES
 
 SWEPT = ("memory.kind", "memory.sticky", "memory.tau", "memory.num_basis", "model.alpha", "sampling.frames_per_chunk", "sampling.num_chunks")
-BENCHMARK_TITLES = {"nextqa": "NExT-QA", "nextoe": "NExT-OE", "egoschema": "EgoSchema", "moviechat": "MovieChat-1K", "video_mme": "Video-MME"}
 MODEL_TITLES = {"video_llama": "∞-Video-LLaMA", "videochat2": "∞-VideoChat2"}
 VARIANT_ORDER = ["No LTM", "MovieChat", "MA-LMM-style", "Uniform", "Sticky", "No STM Uniform", "No STM Sticky"]
 # Settings that cannot change an answer (where files go, which shard, the seed, which is
@@ -88,8 +88,9 @@ class RunResult:
 
     @property
     def accuracy(self) -> float | None:
-        """Percent (0–100), as metrics.json states in its ``units``."""
-        return self.metrics["overall"].get("accuracy")
+        """The task's headline accuracy in percent (0–100), as metrics.json states in its ``units``: overall,
+        or the mean of one breakdown's accuracies where the task reports that (``headline``, e.g. MLVU's M-Avg)."""
+        return self.metrics.get("headline", self.metrics["overall"]).get("accuracy")
 
     @property
     def score(self) -> float | None:
@@ -226,11 +227,6 @@ def load_finished(run_dirs: Iterable[str | Path]) -> tuple[list[RunResult], list
     return results, skipped
 
 
-def load_results(run_dirs: Iterable[str | Path]) -> list[RunResult]:
-    """Every one of ``run_dirs``, scored; the first that is not raises ``UserError``."""
-    return [load_result(run_dir) for run_dir in run_dirs]
-
-
 @dataclass
 class Cell:
     """One setting on one benchmark: its runs (one per seed, usually)."""
@@ -265,7 +261,7 @@ def _row_key(result: RunResult, differing: set[str]) -> tuple[str, str, str]:
 
 def comparison_table(results: list[RunResult]) -> str:
     """The markdown table: rows (model, variant, settings), per benchmark its numbers and questions."""
-    benchmarks = [b for b in BENCHMARK_TITLES if any(r.benchmark == b for r in results)]
+    benchmarks = [b for b in TASK_TITLES if any(r.benchmark == b for r in results)]
     benchmarks += sorted({r.benchmark for r in results} - set(benchmarks))
     peers: dict[tuple[str, str], list[RunResult]] = defaultdict(list)
     for result in results:
@@ -282,7 +278,7 @@ def comparison_table(results: list[RunResult]) -> str:
     keys = sorted(rows, key=lambda k: (k[0], order.get(k[1], len(order)), k[2]))
     header = ["model", "memory", "settings"]
     for b in benchmarks:
-        header += [BENCHMARK_TITLES.get(b, b), f"{BENCHMARK_TITLES.get(b, b)} questions"]
+        header += [TASK_TITLES.get(b, b), f"{TASK_TITLES.get(b, b)} questions"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in keys:
         cells = []

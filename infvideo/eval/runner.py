@@ -34,6 +34,7 @@ from .predictions import PREDICTIONS, PredictionStore, is_error, latest_records
 from .run_files import CONFIG, ENVIRONMENT, write_text
 from .seeding import question_generator, question_seed
 from .sharding import shard_from_environment
+from .tasks import get_task, read_benchmark
 from .token_cache import TokenCache
 from .validation import validate_config
 
@@ -45,15 +46,9 @@ def run_directory(config: PredictConfig) -> Path:
 
 
 def read_records(config: PredictConfig) -> list[QuestionRecord]:
-    from infvideo.data import read_benchmark
-
-    options = {}
-    if config.data.benchmark == "moviechat":
-        options["mode"] = config.data.mode
-    if config.data.benchmark == "egoschema" and config.data.answers:
-        options["answers_path"] = config.data.answers
-    return list(read_benchmark(config.data.benchmark, config.data.annotations, config.data.video_folder,
-                               on_error=config.data.on_error, video_pattern=config.data.video_pattern, **options))
+    data = config.data
+    return read_benchmark(data.benchmark, data.annotations, data.video_folder, on_error=data.on_error,
+                          video_pattern=data.video_pattern, **get_task(data.benchmark).reader_options(data))
 
 
 def sample_chunks(config: PredictConfig, num_frames: int) -> list[list[int]]:

@@ -14,12 +14,11 @@ from infvideo.errors import UserError
 from infvideo.video.prefetch import PARALLEL_DECODE
 
 from .config import PredictConfig, ProtocolSettings
+from .tasks import TASKS
 
 MODELS = ("video_llama", "videochat2")
 PRESETS = ("tiny", "full")
-BENCHMARKS = ("nextqa", "nextoe", "egoschema", "moviechat", "video_mme")
 DECODERS = ("auto", "decord", "pyav")
-MOVIECHAT_MODES = ("global", "breakpoint")
 SCORING_RULES = ("lenient", "reference")
 JUDGE_SCORES = ("keep", "truncate")
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -37,6 +36,7 @@ def validate_config(config: PredictConfig, data: bool = True) -> None:
 
 def _settings_problems(config: PredictConfig) -> list[str]:
     from infvideo.memory import build_memory
+    from infvideo.models.registry import switch_problems
     from infvideo.video.indices import RULES
     from infvideo.video.source import available_backends
 
@@ -44,6 +44,7 @@ def _settings_problems(config: PredictConfig) -> list[str]:
     problems = []
     if model.name not in MODELS:
         problems.append(f"model.name={model.name!r} is not one of {', '.join(MODELS)}")
+    problems += switch_problems(model)  # a switch its family does not have would be silently ignored
     if model.preset not in PRESETS:
         problems.append(f"model.preset={model.preset!r} is not one of {', '.join(PRESETS)}")
     if not 0.0 <= model.alpha <= 1.0:
@@ -106,8 +107,8 @@ def protocol_problems(protocol: ProtocolSettings) -> list[str]:
 def _data_problems(config: PredictConfig) -> list[str]:
     data = config.data
     problems = []
-    if data.benchmark not in BENCHMARKS:
-        return [f"data.benchmark={data.benchmark!r} is not one of {', '.join(BENCHMARKS)}"]
+    if data.benchmark not in TASKS:
+        return [f"data.benchmark={data.benchmark!r} is not one of {', '.join(TASKS)}"]
     if not data.annotations:
         problems.append(f"data.annotations is not set (the {data.benchmark} annotation file; --q-folder/--data_path in the reference's flags)")
     elif not Path(data.annotations).expanduser().exists():
@@ -118,8 +119,7 @@ def _data_problems(config: PredictConfig) -> list[str]:
         problems.append(f"data.video_folder: {data.video_folder} is not a directory")
     if data.answers and not Path(data.answers).expanduser().is_file():
         problems.append(f"data.answers: {data.answers} is not a file")
-    if data.benchmark == "moviechat" and data.mode not in MOVIECHAT_MODES:
-        problems.append(f"data.mode={data.mode!r} is not one of {', '.join(MOVIECHAT_MODES)}")
+    problems += TASKS[data.benchmark].option_problems(data)
     if data.limit is not None and data.limit < 1:
         problems.append(f"data.limit={data.limit} must be at least 1 (or null for every question)")
     return problems
@@ -127,7 +127,7 @@ def _data_problems(config: PredictConfig) -> list[str]:
 
 def _checkpoint_problems(config: PredictConfig) -> list[str]:
     """Every file the full model will read, present and of the right kind (a folder for an HF LLM)."""
-    from infvideo.models.presets import family
+    from infvideo.models.registry import family
 
     checkpoints = config.model.checkpoints
     expected = family(config.model.name).checkpoint_files()

@@ -2,7 +2,8 @@
 
 A memory lives inside a Q-former cross-attention layer. Per chunk the layer calls ``update`` with
 the chunk's per-frame features, then ``read`` with its already-projected queries and its own key and
-value projections; it never needs to know which memory it holds.
+value projections; it never needs to know which memory it holds, and neither do the sweeps and plots
+that reset it or ask where it attended.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def cached_constants(maxsize: int):
 
 @runtime_checkable
 class Memory(Protocol):
-    def reset(self) -> None:
-        """Forget everything (a new video starts)."""
+    def reset(self, generator: torch.Generator | None = None) -> None:
+        """Forget everything (a new video starts). ``generator`` (seeded per question) drives the memory's
+        random draws from then on; a memory that draws nothing ignores it."""
 
     def update(self, x: Tensor) -> None:
         """Consolidate one chunk. ``x``: [batch, frames, width] or [batch, frames, tokens, width]."""
@@ -46,6 +48,11 @@ class Memory(Protocol):
 
     def state_numel(self) -> int:
         """Number of scalars the memory keeps between chunks (to check it stays bounded)."""
+
+    def attention_over_video_time(self, video_edges: Tensor) -> Tensor | None:
+        """Where the last ``read`` attended, as a density over video time for batch item 0: [K] per bin
+        of ``video_edges`` (K + 1 edges in chunk units; chunk c covers [c − 1, c]). None for a memory
+        whose read has no density over time (the token baselines attend over discrete slots)."""
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:

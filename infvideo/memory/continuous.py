@@ -24,6 +24,7 @@ from .base import Projection, check_finite, merge_heads, project, split_heads
 from .basis import make_basis
 from .regression import chunk_fit, consolidation_fit
 from .sampling import sticky_sample_times, uniform_sample_times
+from .timeline import MemoryTimeline
 
 
 def _full_precision(x: Tensor):
@@ -80,6 +81,11 @@ class ContinuousMemory:
         self.last_attention: ContinuousAttention | None = None
         self.last_sample_times: Tensor | None = None
         self.chunks_seen = 0
+        # Where each update read the old memory, kept until someone asks where the memory attends over
+        # video time: the timeline is then brought up to date on the host, so a run that never asks
+        # pays no device-to-host copy per chunk (M numbers per chunk until then).
+        self._timeline: MemoryTimeline | None = None
+        self._unplaced: list[tuple[int, Tensor | None]] = []
         if generator is not None:
             self.generator = generator
 
@@ -105,6 +111,7 @@ class ContinuousMemory:
                 coefficients = self._update_exact(x)
         self.coefficients = coefficients.detach()
         self.chunks_seen += 1
+        self._unplaced.append((self.chunks_seen, self.last_sample_times if self.chunks_seen > 1 else None))
 
     def _update_exact(self, x: Tensor) -> Tensor:
         length = x.shape[1]
@@ -181,6 +188,15 @@ class ContinuousMemory:
         if self.last_attention is None:
             raise RuntimeError("no attention yet: call read() first")
         return self.last_attention.density(times).mean(dim=(1, 2))
+
+    def attention_over_video_time(self, video_edges: Tensor) -> Tensor:
+        """The last read's density over video time for batch item 0 (``MemoryTimeline``): [K]."""
+        if self._timeline is None:
+            self._timeline = MemoryTimeline(self)
+        for chunks_seen, sample_times in self._unplaced:
+            self._timeline.place(chunks_seen, sample_times)
+        self._unplaced.clear()
+        return self._timeline.density_over_video_time(video_edges)[0]
 
     def reconstruct(self, times: Tensor) -> Tensor:
         """The memory signal x̄(t) at ``times`` [T]: [batch, T, e]."""

@@ -62,7 +62,8 @@ class MALMMMemory:
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
-    def reset(self) -> None:
+    def reset(self, generator: torch.Generator | None = None) -> None:
+        """Forget the video; nothing here is random, so ``generator`` is not used."""
         self._bank: Tensor | None = None  # [batch, <= M, tokens, width]
         self._counts: Tensor | None = None  # [batch, <= M, tokens]: frames merged into each entry
 
@@ -73,6 +74,10 @@ class MALMMMemory:
     @property
     def counts(self) -> Tensor | None:
         return self._counts
+
+    def attention_over_video_time(self, video_edges: Tensor) -> None:
+        """None: the read attends over discrete slots, which carry no video time."""
+        return None
 
     def state_numel(self) -> int:
         return sum(t.numel() for t in (self._bank, self._counts) if t is not None)

@@ -120,10 +120,15 @@ class MovieChatMemory:
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
-    def reset(self) -> None:
+    def reset(self, generator: torch.Generator | None = None) -> None:
+        """Forget the video; nothing here is random, so ``generator`` is not used."""
         self.short_memory: Tensor | None = None  # [batch, s, tokens, width], frames not yet consolidated
         self.last_short_memory: Tensor | None = None  # STM copy taken just before the last consolidation
         self.long_memory: Tensor | None = None  # [batch, slots, tokens, width]
+
+    def attention_over_video_time(self, video_edges: Tensor) -> None:
+        """None: the read attends over discrete slots, which carry no video time."""
+        return None
 
     def state_numel(self) -> int:
         tensors = (self.short_memory, self.last_short_memory, self.long_memory)

@@ -8,10 +8,13 @@ in chunk units: chunk c (1-based) covers [c − 1, c]. Used for plots and recons
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
-from .continuous import ContinuousMemory
+if TYPE_CHECKING:  # the memory keeps a timeline of its own (``attention_over_video_time``)
+    from .continuous import ContinuousMemory
 
 
 def interpolate(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
@@ -35,13 +38,17 @@ class MemoryTimeline:
 
     def advance(self) -> None:
         """Call after each ``memory.update``."""
-        c = self.memory.chunks_seen
+        self.place(self.memory.chunks_seen, self.memory.last_sample_times)
+
+    def place(self, chunks_seen: int, sample_times: Tensor | None) -> None:
+        """The map after update number ``chunks_seen``, which read the old memory at ``sample_times``
+        (``advance`` with values recorded at that update, so the map can be brought up to date later)."""
+        c = chunks_seen
         if c <= 1:
             self.memory_knots = torch.tensor([0.0, 1.0], dtype=torch.float64)
             self.video_knots = torch.tensor([0.0, 1.0], dtype=torch.float64)
             return
-        times = self.memory.last_sample_times
-        times = times[self.item] if times.dim() == 2 else times
+        times = sample_times[self.item] if sample_times.dim() == 2 else sample_times
         old_video = self.to_video_time(times.detach().cpu())
         placement = self.memory.old_sample_placement().double()
         tau = self.memory.tau

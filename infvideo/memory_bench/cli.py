@@ -1,4 +1,4 @@
-"""The ``infvideo memory-bench`` command (registered by ``infvideo.cli.build_parser``)."""
+"""The ``infvideo memory-bench`` command (registered by ``infvideo.cli.main.build_parser``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ DEFAULT_GRID = "memory_bench/default"  # shipped in infvideo/configs/
 
 
 def _memory_bench(args: argparse.Namespace) -> int:
-    from infvideo.cli_scoring import show_progress
+    from infvideo.cli.main import show_progress
 
     from .figures import write_report
     from .grid import load_grid, pending_cells, results_path, run_grid

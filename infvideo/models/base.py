@@ -9,14 +9,17 @@ frame tokens and never re-run the vision encoder:
 2. ``embed_video(chunks, ...)``: a sequence of chunks of frame tokens -> the LLM-ready visual
    embedding [1, n_queries, llm_width]: the memory is reset at the first chunk, every chunk goes through
    the memory-aware Q-former, and the chunk embeddings are averaged (running mean).
-3. ``answer(visual, prompt, ...)``: generate the answer text from the visual embedding and a prompt.
+3. ``answer_many(visuals, prompts, ...)``: generate the answer texts from visual embeddings and prompts.
+
+What differs per family around these (prompts, which text the Q-former reads, answer parsing) is the
+family's row in ``registry.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 import torch
 from torch import Tensor
@@ -161,11 +164,20 @@ def qformer_precision(precision: str, device: torch.device, model_dtype: torch.d
 
 
 class VideoLLM(Protocol):
+    """What the evaluation layer holds: a torch module of one family with these members."""
+
+    config: Any  # the family's config dataclass; its alpha and memory are what the memory layers run
+    image_size: int  # the frame size the vision encoder was built for
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]: ...
+
     def encode_chunk(self, frames: Tensor) -> Tensor: ...
 
-    def embed_video(self, chunks: Iterable[Tensor], generator: torch.Generator | None = None) -> Tensor: ...
+    def embed_video(self, chunks: Iterable[Tensor], generator: torch.Generator | None = None, **text) -> Tensor: ...
 
-    def answer(self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None) -> str: ...
+    def answer_many(
+        self, visuals: list[Tensor], prompts: list[Any], settings: GenerationSettings | None = None, seed: int | None = None
+    ) -> list[str]: ...
 
 
 class RunningMean:

@@ -12,6 +12,7 @@ Order within a chunk, as in the reference: the memory consolidates the chunk fir
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterator
 
 import torch
@@ -22,8 +23,8 @@ from transformers.models.instructblip.modeling_instructblip import (
     InstructBlipQFormerMultiHeadAttention,
 )
 
+from infvideo.memory import MemoryConfig, build_memory
 from infvideo.memory.base import Memory
-from infvideo.memory.continuous import ContinuousMemory
 
 
 class MemoryAttentionMixin:
@@ -48,10 +49,8 @@ class MemoryAttentionMixin:
         return self.memory is not None and self.alpha < 1.0
 
     def reset_memory(self, generator: torch.Generator | None = None) -> None:
-        if isinstance(self.memory, ContinuousMemory):
-            self.memory.reset(generator=generator)
-        elif self.memory is not None:
-            self.memory.reset()
+        if self.memory is not None:
+            self.memory.reset(generator)
 
     def pool_frames(self, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
         """[batch, frames·tokens_per_frame, width] -> one vector per frame [batch, frames, width]."""
@@ -132,10 +131,20 @@ def install_memory(
     return installed
 
 
-def memory_layers(qformer: nn.Module) -> Iterator[MemoryAttentionMixin]:
-    for module in qformer.modules():
-        if isinstance(module, MemoryAttentionMixin):
-            yield module
+def memory_layers(module: nn.Module) -> Iterator[MemoryAttentionMixin]:
+    """The memory-aware layers inside ``module`` (a Q-former or a whole model), in order."""
+    for child in module.modules():
+        if isinstance(child, MemoryAttentionMixin):
+            yield child
+
+
+def set_memory(model: nn.Module, memory: MemoryConfig, alpha: float) -> None:
+    """Give every memory layer of ``model`` a fresh memory of ``memory`` and the weight ``alpha`` (a sweep
+    reuses one loaded model across runs that differ only in these), and record both in ``model.config``
+    so the model's own config keeps describing what it runs."""
+    for layer in memory_layers(model):
+        layer.configure_memory(build_memory(memory), alpha, layer.tokens_per_frame)
+    model.config = dataclasses.replace(model.config, alpha=alpha, memory=memory)
 
 
 def reset_memories(qformer: nn.Module, generator: torch.Generator | None = None) -> None:

@@ -67,7 +67,7 @@ def _bert_tokenizer(vocab: dict[str, int]) -> PreTrainedTokenizerFast:
 
 @lru_cache(maxsize=1)
 def _tiny_bert_vocab() -> tuple[str, ...]:
-    from .prompts_videochat2 import MOVIECHAT_SYSTEM, MULTIPLE_CHOICE_SYSTEM
+    from .videochat2.prompts import MOVIECHAT_SYSTEM, MULTIPLE_CHOICE_SYSTEM
 
     text = " ".join([MULTIPLE_CHOICE_SYSTEM, MOVIECHAT_SYSTEM, *_CORPUS]).lower()
     words = re.findall(r"[a-z]+|[0-9]|[^\sa-z0-9]", text)

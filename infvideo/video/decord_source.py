@@ -19,12 +19,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from infvideo.video.errors import VideoDecodeError
-from infvideo.video.file_checks import checked_path
-from infvideo.video.frame_request import plan_request
-from infvideo.video.metadata import VideoMetadata
+from infvideo.video.metadata import VideoDecodeError, VideoMetadata, checked_path
 from infvideo.video.orientation import Orientation, decord_quarter_turns
 from infvideo.video.pyav_index import FrameIndex, Verify
+from infvideo.video.source import plan_request
 
 
 def decord_available() -> bool:

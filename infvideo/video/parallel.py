@@ -22,9 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from infvideo.video.frame_request import plan_request
 from infvideo.video.pyav_index import FrameIndex, Verify
 from infvideo.video.pyav_source import PyAVSource
+from infvideo.video.source import plan_request
 
 
 def plan_keyframe_groups(unique_indices: np.ndarray, keyframes: Sequence[int] | np.ndarray, num_groups: int) -> list[np.ndarray]:
@@ -85,7 +85,7 @@ class ParallelDecoder:
         self.metadata = self._serial.metadata
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self.groups_per_worker = max(1, groups_per_worker)
-        self._start_method = start_method or _default_start_method()
+        self._start_method = start_method or default_start_method()
         self._pool: ProcessPoolExecutor | None = None
 
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -164,7 +164,9 @@ def _buffer_dir(size: int) -> str | None:
     return shm if stats.f_bavail * stats.f_frsize >= 2 * size else None
 
 
-def _default_start_method() -> str:
+def default_start_method() -> str:
+    """How worker processes start (also the prefetch workers'): forkserver where the platform has it, else
+    spawn; never fork, whose child inherits locks the parent's threads may hold at that moment."""
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 

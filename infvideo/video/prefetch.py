@@ -202,10 +202,10 @@ class _WorkerPool:
     bounded queue (a dead worker's current video becomes an error, the rest go to a new worker)."""
 
     def __init__(self, jobs: list[VideoJob | None], workers: int, depth: int, pin_memory: bool) -> None:
-        from infvideo.video.parallel import _default_start_method
+        from infvideo.video.parallel import default_start_method
 
         self._jobs = jobs
-        self._context = multiprocessing.get_context(_default_start_method())
+        self._context = multiprocessing.get_context(default_start_method())
         if self._context.get_start_method() == "forkserver":
             # The fork server imports torch once; each worker (and a replacement after a crash) then
             # starts in milliseconds instead of a second. No effect once the server runs.

@@ -10,13 +10,10 @@ import av
 import av.error
 import numpy as np
 
-from infvideo.video.errors import NoVideoStreamError, VideoDecodeError
-from infvideo.video.file_checks import checked_path
-from infvideo.video.frame_request import plan_request
-from infvideo.video.metadata import VideoMetadata
+from infvideo.video.metadata import NoVideoStreamError, VideoDecodeError, VideoMetadata, checked_path
 from infvideo.video.orientation import Orientation
-from infvideo.video.pyav_decode import iter_decoded_frames, seek_keyframe
-from infvideo.video.pyav_index import FrameIndex, Verify, scan_frame_index
+from infvideo.video.pyav_index import FrameIndex, Verify, iter_decoded_frames, scan_frame_index, seek_keyframe
+from infvideo.video.source import plan_request
 
 _MAX_SLOTS_BACK = 2
 _THREADED_CONVERSION = int(av.__version__.split(".")[0]) >= 17

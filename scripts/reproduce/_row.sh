@@ -16,22 +16,13 @@ INFVIDEO=${INFVIDEO:-.venv/bin/infvideo}
 model=$1 memory=$2; shift 2
 judge_args=(--model "${JUDGE_MODEL:-gpt-3.5-turbo}")
 [[ -n "${JUDGE_BASE_URL:-}" ]] && judge_args+=(--base-url "$JUDGE_BASE_URL")
+# The stage that scores each benchmark (match or judge, from the task table), with the matcher it needs
+# checked now: a missing key must not surface after hours of predict.
+declare -A stage
 for benchmark in "$@"; do
-  case $benchmark in
-    moviechat|nextoe) ;;
-    *)  # the matcher this run will need, checked now: a missing key must not surface after predict
-      # shellcheck disable=SC2086
-      "${PYTHON:-.venv/bin/python}" -c 'import sys
-from infvideo.cli import guarded
-from infvideo.eval.config import load_config
-from infvideo.eval.match_run import option_matcher
-def check():
-    config = load_config(sys.argv[1:4], sys.argv[4:])
-    option_matcher(config.model.name, config.protocol)
-    return 0
-sys.exit(guarded(check))' \
-        "$model/$benchmark" "memory/$memory" protocol/paper ${INFVIDEO_OVERRIDES:-} ;;
-  esac
+  # shellcheck disable=SC2086  # INFVIDEO_OVERRIDES is a list of dotlist words
+  stage[$benchmark]=$($INFVIDEO check-scoring --config "$model/$benchmark" --config "memory/$memory" --config protocol/paper \
+    ${INFVIDEO_OVERRIDES:-} | tail -n 1)
 done
 for benchmark in "$@"; do
   for seed in ${SEEDS:-42}; do
@@ -46,9 +37,9 @@ for benchmark in "$@"; do
     elif [[ $status -ne 0 ]]; then
       exit "$status"
     fi
-    case $benchmark in
-      moviechat|nextoe) $INFVIDEO judge "$run_dir" "${judge_args[@]}" ;;
-      *) $INFVIDEO match "$run_dir" ;;
+    case ${stage[$benchmark]} in
+      judge) $INFVIDEO judge "$run_dir" "${judge_args[@]}" ;;
+      match) $INFVIDEO match "$run_dir" ;;
     esac
     $INFVIDEO score "$run_dir"
     echo "$run_dir" >> "outputs/reproduce_${model}_${memory}.runs"

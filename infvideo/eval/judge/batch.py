@@ -20,9 +20,9 @@ from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 
 from ..run_files import JUDGMENTS, load_predictions, load_run_records, read_jsonl, write_jsonl
+from ..tasks import judged_task_names
 from .client import JudgeSettings, OpenAICompatibleJudge, judgment
 
-OPEN_ENDED = ("moviechat", "nextoe")  # the benchmarks whose answers are free text judged by an LLM
 NO_PREDICTION = "no prediction"
 NOT_ASKED = "not asked: the judge server was unreachable"
 
@@ -64,9 +64,10 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, records: Sequence[Qu
     """
     records = load_run_records(run_dir) if records is None else records
     predictions = load_predictions(run_dir) if predictions is None else predictions
-    questions = [record for record in records if record.dataset in OPEN_ENDED and record.answer_text is not None]
+    judged = judged_task_names()  # the benchmarks whose answers are free text judged by an LLM
+    questions = [record for record in records if record.dataset in judged and record.answer_text is not None]
     if not questions:
-        raise UserError(f"{run_dir}: no open-ended questions ({', '.join(OPEN_ENDED)} with reference answers) to judge; a multiple-choice run is scored with `infvideo match` then `infvideo score`")
+        raise UserError(f"{run_dir}: no open-ended questions ({', '.join(judged)} with reference answers) to judge; a multiple-choice run is scored with `infvideo match` then `infvideo score`")
     path = Path(run_dir) / JUDGMENTS
     previous = {(str(line.get("id")), line.get("metric")): line for line in read_jsonl(path)}
     tasks = [(record, metric) for record in questions for metric in settings.metrics]

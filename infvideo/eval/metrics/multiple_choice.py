@@ -1,9 +1,12 @@
-"""Multiple-choice accuracy (NExT-QA, EgoSchema, Video-MME) from records and per-question verdicts.
+"""Multiple-choice accuracy from records and per-question verdicts, broken down as a task says.
 
-Every function takes the questions to score and ``letters`` = ``{question id: "A".."E" | None}``
-(from ``matches.jsonl``), or ``verdicts`` = ``{question id: Verdict}`` made by another rule (the
+A task's ``ChoiceMetrics`` (infvideo/eval/tasks.py) is data: the record fields to break accuracy down by
+(``"question_type"``, ``"extra.duration"``, ...), each with its preferred order and renames, and the
+headline (overall accuracy, or the mean of one breakdown's accuracies, as MLVU reports M-Avg).
+``choice_metrics`` takes the task, the questions to score and ``letters`` = ``{question id: "A".."E" |
+None}`` (from ``matches.jsonl``), or ``verdicts`` = ``{question id: Verdict}`` made by another rule (the
 reference scripts' checks of VideoChat2's answer text, ``reference_rules``), and returns
-``{"protocol", "overall", "breakdowns"}`` (see cells.py).
+``{"protocol", "overall", "breakdowns"}`` (see cells.py), plus ``"headline"`` when it is not overall.
 
 Denominators follow the reference's ``run_eval.py``: a question without a usable answer is wrong
 and stays in the denominator. With letters, "without a usable answer" (invalid) means any of: the
@@ -13,37 +16,82 @@ four-option question), or the id is missing from ``letters`` altogether (counted
 matches.jsonl that does not cover the predictions).
 
 Breakdowns use the same rule as the overall number, so they add up to overall -- except that
-``video_mme_metrics(..., duration_over="valid")`` divides each duration by its valid answers only,
-as the reference's Video-MME scoring does (infty-Video-LLaMA/eval_code/validate/run_eval.py,
-``eval_qa_videomme``, lines 40-46; its overall number divides by every question). Reference scoring
-of a Video-LLaMA run asks for it; the default keeps durations consistent with overall.
+``accuracy_over="valid"`` divides each breakdown marked ``reference_over_valid`` by its valid answers
+only, as the reference's Video-MME scoring does per duration (infty-Video-LLaMA/eval_code/validate/
+run_eval.py, ``eval_qa_videomme``, lines 40-46; its overall number divides by every question).
+Reference scoring of a Video-LLaMA run asks for it; the default keeps breakdowns consistent with overall.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from infvideo.data.record import OPTION_LETTERS, QuestionRecord
 from infvideo.errors import UserError
 
 from .cells import Breakdown, ChoiceCell, as_dicts, percent, tally
 
+if TYPE_CHECKING:
+    from ..tasks import Task
+
 Letters = Mapping[str, "str | None"]
 
-# NExT-QA question types in the paper's column order; TP (previous) is merged into TN (next) as in
-# the official eval_mc.py the reference adapted. The group is the type's first letter:
-# C(ausal) = CW+CH, T(emporal) = TN+TP+TC, D(escriptive) = DC+DL+DO.
-NEXTQA_TYPES = ("CW", "CH", "TN", "TC", "DC", "DL", "DO")
-NEXTQA_MERGED = {"TP": "TN"}
-NEXTQA_GROUPS = ("C", "T", "D")
-DURATIONS = ("short", "medium", "long")  # Video-MME's duration categories, shortest first
+ACCURACY_OVER = {"all": "all questions", "valid": "valid answers"}  # choice_metrics' accuracy_over
 
-DURATION_OVER = {"all": "all questions", "valid": "valid answers"}  # video_mme_metrics' duration_over
+# A question that got no usable letter, in a submission of option indices; the reference's run_eval.py
+# uses the same marker (prediction == -1: invalid, still in the denominator). A server finds it wrong.
+INVALID_OPTION_INDEX = -1
 
-# An EgoSchema question that got no usable letter; the reference's run_eval.py uses the same marker
-# (prediction == -1: invalid, still in the denominator). The server simply finds it wrong.
-EGOSCHEMA_INVALID = -1
+
+@dataclass(frozen=True)
+class ChoiceBreakdown:
+    """One way to break a task's accuracy down: ``field`` is a record attribute (``"question_type"``)
+    or an ``extra`` key (``"extra.duration"``); its value, after ``rename``, names the entry."""
+
+    name: str  # the breakdown's key in metrics.json ("type", "duration", ...)
+    field: str
+    order: Sequence[str] = ()  # preferred entry order; other entries follow alphabetically
+    rename: Mapping[str, str] = field(default_factory=dict)  # value -> entry (NExT-QA's TP counted as TN)
+    strict: bool = False  # a value outside ``order`` and ``rename`` is a UserError before anything is counted
+    reference_over_valid: bool = False  # the reference divides this breakdown by valid answers only
+
+    def value(self, record: QuestionRecord) -> Any:
+        if self.field.startswith("extra."):
+            return record.extra.get(self.field.removeprefix("extra."))
+        return getattr(record, self.field)
+
+    def entry(self, record: QuestionRecord) -> str | None:
+        value = self.value(record)
+        return self.rename.get(value, value) if isinstance(value, str) else value
+
+    def check(self, record: QuestionRecord, task_title: str) -> None:
+        value = self.value(record)
+        if self.strict and value not in self.order and value not in self.rename:
+            renamed = f" or {', '.join(self.rename)}" if self.rename else ""
+            raise UserError(f"{task_title} question {record.id!r} has {self.name} {value!r}; "
+                            f"expected one of {', '.join(self.order)}{renamed}")
+
+
+@dataclass(frozen=True)
+class ChoiceMetrics:
+    """How a multiple-choice task is counted."""
+
+    breakdowns: Sequence[ChoiceBreakdown] = ()
+    # None: the headline is overall accuracy; else the name of a breakdown whose entries' accuracies are
+    # averaged (MLVU's M-Avg: the mean of its per-task accuracies), reported as ``headline_name``
+    headline_mean_of: str | None = None
+    headline_name: str = "mean accuracy"
+    # questions without an answer in the annotations are left out (a server scores them) instead of refused
+    answered_only: bool = False
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A file ``score`` writes for the benchmark's own server."""
+
+    file: str
+    build: Callable[[Sequence[QuestionRecord], Letters], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -88,8 +136,8 @@ def _verdict_protocol(records: Sequence[QuestionRecord], verdicts: Verdicts) -> 
     return {"questions": len(records), "no_answer": invalid}
 
 
-def _choice_metrics(records: Sequence[QuestionRecord], letters: Letters | None, breakdowns: Mapping[str, Breakdown],
-                    verdicts: Verdicts | None = None, valid_only: Sequence[str] = ()) -> dict[str, Any]:
+def _choice_metrics(task: Task, records: Sequence[QuestionRecord], letters: Letters | None,
+                    verdicts: Verdicts | None, valid_only: Sequence[str]) -> dict[str, Any]:
     """``valid_only``: the breakdowns whose accuracy divides by the valid answers only."""
     for record in records:
         if record.answer is None:
@@ -105,6 +153,7 @@ def _choice_metrics(records: Sequence[QuestionRecord], letters: Letters | None, 
         verdict = verdicts.get(record.id, unanswered)
         cell.add(correct=verdict.correct, invalid=verdict.invalid)
 
+    breakdowns = {spec.name: Breakdown(spec.entry, spec.order) for spec in task.metrics.breakdowns}
     overall, tables = tally(records, ChoiceCell, add, breakdowns)
     metrics = {"protocol": protocol, **as_dicts(overall, tables)}
     for name in valid_only:
@@ -113,61 +162,47 @@ def _choice_metrics(records: Sequence[QuestionRecord], letters: Letters | None, 
     return metrics
 
 
-def nextqa_type(record: QuestionRecord) -> str:
-    qtype = NEXTQA_MERGED.get(record.question_type or "", record.question_type)
-    if qtype not in NEXTQA_TYPES:
-        raise UserError(f"NExT-QA question {record.id!r} has type {record.question_type!r}; expected one of {', '.join(NEXTQA_TYPES)} or TP")
-    return qtype
+def _headline(spec: ChoiceMetrics, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    accuracies = [cell["accuracy"] for cell in metrics["breakdowns"].get(spec.headline_mean_of, {}).values()
+                  if cell["accuracy"] is not None]
+    return {"name": spec.headline_name, "mean_of": spec.headline_mean_of,
+            "accuracy": sum(accuracies) / len(accuracies) if accuracies else None}
 
 
-def nextqa_metrics(records: Sequence[QuestionRecord], letters: Letters | None, *, verdicts: Verdicts | None = None) -> dict[str, Any]:
-    """Overall, per type (TP counted as TN) and per group (C, T, D). NExT-QA always has answers."""
-    for record in records:
-        nextqa_type(record)  # an unknown type is an error before anything is counted
-    return _choice_metrics(records, letters, {
-        "type": Breakdown(nextqa_type, NEXTQA_TYPES),
-        "group": Breakdown(lambda record: nextqa_type(record)[0], NEXTQA_GROUPS),
-    }, verdicts)
-
-
-def egoschema_metrics(records: Sequence[QuestionRecord], letters: Letters | None, *, verdicts: Verdicts | None = None) -> dict[str, Any]:
-    """Accuracy over the questions that have an answer (the public 500-question subset).
-
-    A full-set run has no answers: overall total 0 and accuracy None, and the score comes from the
-    EgoSchema server (``egoschema_submission``). The unanswered questions are counted in
-    ``protocol["unanswered_in_annotations"]``.
-    """
-    answered = [record for record in records if record.answer is not None]
-    metrics = _choice_metrics(answered, letters, {}, verdicts)
-    if verdicts is None:  # the letter counts cover every question: on the full set they are what the submission holds
-        metrics["protocol"] = _protocol(records, letters or {})
-    metrics["protocol"]["unanswered_in_annotations"] = len(records) - len(answered)
+def choice_metrics(task: Task, records: Sequence[QuestionRecord], letters: Letters | None, *,
+                   verdicts: Verdicts | None = None, accuracy_over: str = "all") -> dict[str, Any]:
+    """Overall and, where the annotations give them, the task's breakdowns (a breakdown no record has a
+    value for is left out). ``accuracy_over``: "all" (every question of the entry, like overall) or
+    "valid" (its valid answers only, for the breakdowns marked ``reference_over_valid``; see the module
+    docstring). With ``answered_only`` (EgoSchema) accuracy is over the questions that have an answer:
+    a full-set run has none, overall total 0 and accuracy None, and its score comes from the server
+    (``Submission``); the unanswered questions are counted in ``protocol["unanswered_in_annotations"]``."""
+    spec = task.metrics
+    if accuracy_over not in ACCURACY_OVER:
+        raise ValueError(f"accuracy_over={accuracy_over!r}; expected one of {', '.join(ACCURACY_OVER)}")
+    for record in records:  # a value the task does not know is an error before anything is counted
+        for breakdown in spec.breakdowns:
+            breakdown.check(record, task.title)
+    flagged = [breakdown.name for breakdown in spec.breakdowns if breakdown.reference_over_valid]
+    scored = [record for record in records if record.answer is not None] if spec.answered_only else records
+    metrics = _choice_metrics(task, scored, letters, verdicts, valid_only=flagged if accuracy_over == "valid" else ())
+    if spec.answered_only:
+        if verdicts is None:  # the letter counts cover every question: on the full set they are what the submission holds
+            metrics["protocol"] = _protocol(records, letters or {})
+        metrics["protocol"]["unanswered_in_annotations"] = len(records) - len(scored)
+    for name in flagged:
+        metrics["protocol"][f"{name}_accuracy_over"] = ACCURACY_OVER[accuracy_over]
+    if spec.headline_mean_of is not None:
+        metrics["headline"] = _headline(spec, metrics)
     return metrics
 
 
-def egoschema_submission(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, int]:
-    """``{q_uid: option index}`` for every question, the payload the EgoSchema server expects
+def option_index_submission(records: Sequence[QuestionRecord], letters: Letters) -> dict[str, int]:
+    """``{question id: option index}`` for every question, the payload the EgoSchema server expects
     (the reference had no converter from its predictions to it). A question without a usable
-    letter gets ``EGOSCHEMA_INVALID`` (-1), which the server can only count as wrong."""
+    letter gets ``INVALID_OPTION_INDEX`` (-1), which the server can only count as wrong."""
     submission = {}
     for record in records:
         letter = usable_letter(record, letters.get(record.id))
-        submission[record.id] = EGOSCHEMA_INVALID if letter is None else OPTION_LETTERS.index(letter)
+        submission[record.id] = INVALID_OPTION_INDEX if letter is None else OPTION_LETTERS.index(letter)
     return submission
-
-
-def video_mme_metrics(records: Sequence[QuestionRecord], letters: Letters | None, *, verdicts: Verdicts | None = None,
-                      duration_over: str = "all") -> dict[str, Any]:
-    """Overall and, where the annotations give them, per duration, domain and task type.
-
-    ``duration_over``: "all" (every question of the duration, like overall) or "valid" (its valid
-    answers only, as the reference's run_eval.py; see the module docstring)."""
-    if duration_over not in DURATION_OVER:
-        raise ValueError(f"duration_over={duration_over!r}; expected one of {', '.join(DURATION_OVER)}")
-    metrics = _choice_metrics(records, letters, {
-        "duration": Breakdown(lambda record: record.extra.get("duration"), DURATIONS),
-        "domain": Breakdown(lambda record: record.extra.get("domain")),
-        "task": Breakdown(lambda record: record.question_type),
-    }, verdicts, valid_only=("duration",) if duration_over == "valid" else ())
-    metrics["protocol"]["duration_accuracy_over"] = DURATION_OVER[duration_over]
-    return metrics

@@ -14,7 +14,7 @@ port of the reference's function on answers of every style.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from infvideo.data.record import QuestionRecord
 
@@ -70,19 +70,10 @@ def no_answer(line: Mapping[str, Any] | None) -> bool:
     return not isinstance(text, str) or not text.removeprefix(RETURN_PREFIX).strip()
 
 
-def reference_correct(benchmark: str, record: QuestionRecord, prediction: str) -> bool:
-    letter = record.answer_letter
-    if benchmark == "nextqa":
-        return nextqa_correct(prediction, letter)
-    if benchmark == "egoschema":
-        return egoschema_correct(prediction, letter, record.options[record.answer])
-    if benchmark == "video_mme":
-        return video_mme_letter(prediction) == letter
-    raise ValueError(f"no reference rule for {benchmark!r}")
-
-
-def reference_verdicts(benchmark: str, records: Sequence[QuestionRecord], predictions: Mapping[str, Mapping[str, Any]]) -> dict[str, Verdict]:
-    """``{question id: Verdict}`` for the questions that have an answer in the annotations.
+def reference_verdicts(rule: Callable[[QuestionRecord, str], bool], records: Sequence[QuestionRecord],
+                       predictions: Mapping[str, Mapping[str, Any]]) -> dict[str, Verdict]:
+    """``{question id: Verdict}`` for the questions that have an answer in the annotations; ``rule`` is the
+    task's ``reference_rule`` (infvideo/eval/tasks.py), one of the checks above applied to a question.
 
     No answer (no line, an error line, an empty answer) is invalid and wrong -- where the reference
     has one: an empty Video-MME answer makes its script raise IndexError, an empty NExT-QA or
@@ -98,5 +89,5 @@ def reference_verdicts(benchmark: str, records: Sequence[QuestionRecord], predic
         if no_answer(line):
             verdicts[record.id] = Verdict(correct=False, invalid=True)
         else:
-            verdicts[record.id] = Verdict(correct=reference_correct(benchmark, record, line["prediction"]), invalid=False)
+            verdicts[record.id] = Verdict(correct=rule(record, line["prediction"]), invalid=False)
     return verdicts

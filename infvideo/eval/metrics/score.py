@@ -13,8 +13,8 @@ run missing predictions is marked ``partial`` and the protocol says how many are
 Letters or judgments made from other predictions than the current ``predictions.jsonl`` (a resumed
 or retried run scored with old matches) are refused, naming the command that brings them up to
 date. The protocol section also says how the letters or judgments were obtained, so two runs'
-numbers can be compared knowingly. An EgoSchema run also gets ``egoschema_submission.json`` for
-the EgoSchema server (the full set has no public answers).
+numbers can be compared knowingly. A task with a ``submission`` (EgoSchema: ``egoschema_submission.json``
+for its server, the full set having no public answers) also gets that file.
 
 The run's ``protocol`` (config.yaml; ``scoring`` and ``judge_score`` can be overridden per call)
 decides how answers become numbers, and metrics.json's protocol records it under the keys of
@@ -55,19 +55,20 @@ from ..run_files import (
     write_json,
 )
 from ..sharding import Shard, parse_shard
+from ..tasks import Task, get_task
 from ..validation import protocol_problems
 from .cells import UNITS
-from .multiple_choice import EGOSCHEMA_INVALID, egoschema_metrics, egoschema_submission, nextqa_metrics, video_mme_metrics
+from .multiple_choice import INVALID_OPTION_INDEX, Submission, choice_metrics
 from .open_ended import judged_metrics
 from .reference_rules import no_answer, reference_verdicts
 from .staleness import check_judgments, check_matches, required_lines
 from .tables import metrics_markdown
 
-MULTIPLE_CHOICE = {"nextqa": nextqa_metrics, "egoschema": egoschema_metrics, "video_mme": video_mme_metrics}
-OPEN_ENDED = ("moviechat", "nextoe")
-EGOSCHEMA_SUBMISSION = "egoschema_submission.json"
 PROTOCOL_KEYS = ("scoring", "judge_score", "embedding_fallback", "matcher", "match_first_four")
-TEXT_SCORED_MODEL = "videochat2"  # answers "Best option:(X)": reference scoring reads its text, not matches
+# The family that answers "Best option:(X)": reference scoring reads its text, not matches.
+# TODO: read this from the family's own row in infvideo/models/registry.py (e.g. a text-scored attribute)
+# once it has one, so that eval/ names no model family either.
+TEXT_SCORED_MODEL = "videochat2"
 Predictions = Mapping[str, Mapping[str, Any]]
 
 
@@ -151,10 +152,10 @@ def _letters(lines: list[dict[str, Any]]) -> dict[str, str | None]:
     return letters
 
 
-def _score_choices(run_dir: Path, benchmark: str, records: list[QuestionRecord], predictions: Predictions | None,
+def _score_choices(run_dir: Path, task: Task, records: list[QuestionRecord], predictions: Predictions | None,
                    protocol: ProtocolSettings, model: str | None) -> dict[str, Any]:
     if protocol.scoring == "reference" and model == TEXT_SCORED_MODEL:
-        return _score_text(run_dir, benchmark, records, predictions)
+        return _score_text(run_dir, task, records, predictions)
     lines = required_lines(run_dir, MATCHES, "match")
     letters = _letters(lines)
     if predictions is not None:
@@ -172,8 +173,7 @@ def _score_choices(run_dir: Path, benchmark: str, records: list[QuestionRecord],
                 letters[str(line["id"])] = None
                 ignored += 1
     # The video_llama reference (run_eval.py) divides each Video-MME duration by its valid answers.
-    options = {"duration_over": "valid" if protocol.scoring == "reference" else "all"} if benchmark == "video_mme" else {}
-    metrics = MULTIPLE_CHOICE[benchmark](records, letters, **options)
+    metrics = choice_metrics(task, records, letters, accuracy_over="valid" if protocol.scoring == "reference" else "all")
     embedded = [line for line in used if line.get("method") == "embedding" and letters.get(str(line["id"])) is not None]
     metrics["protocol"].update(
         letters_from=MATCHES,
@@ -187,36 +187,39 @@ def _score_choices(run_dir: Path, benchmark: str, records: list[QuestionRecord],
     if model == TEXT_SCORED_MODEL:
         metrics["protocol"]["embedding_letters_ignored"] = ignored
         metrics["protocol"]["embedding_fallback"] = protocol.embedding_fallback or bool(embedded)
-    if benchmark == "egoschema":
-        _write_submission(run_dir, records, letters, metrics)
+    if task.submission is not None:
+        _write_submission(run_dir, task.submission, records, letters, metrics)
     return metrics
 
 
-def _score_text(run_dir: Path, benchmark: str, records: list[QuestionRecord], predictions: Predictions | None) -> dict[str, Any]:
+def _score_text(run_dir: Path, task: Task, records: list[QuestionRecord], predictions: Predictions | None) -> dict[str, Any]:
     """Reference scoring of VideoChat2: each answer's text by the reference script's own check."""
     if predictions is None:
         raise UserError(f"{run_dir}: reference scoring of VideoChat2 answers reads their text; no {PREDICTIONS}")
-    verdicts = reference_verdicts(benchmark, records, predictions)
-    options = {"duration_over": "all"} if benchmark == "video_mme" else {}  # its script counts every answer of a duration
-    metrics = MULTIPLE_CHOICE[benchmark](records, None, verdicts=verdicts, **options)
+    if task.reference_rule is None:
+        raise UserError(f"{run_dir}: {task.name} has no reference scoring rule; score it with protocol.scoring=lenient")
+    verdicts = reference_verdicts(task.reference_rule, records, predictions)
+    # its script counts every answer of a duration
+    metrics = choice_metrics(task, records, None, verdicts=verdicts, accuracy_over="all")
     metrics["protocol"].update(
         verdicts_from=PREDICTIONS,
-        rule=f"the reference script's check of the answer text ({benchmark}; infvideo/eval/metrics/reference_rules.py)",
+        rule=f"the reference script's check of the answer text ({task.name}; infvideo/eval/metrics/reference_rules.py)",
         invalid_rule="no answer (an error line, an empty answer or a question never predicted) is wrong and stays in every denominator",
         matcher=None, match_first_four=None,
     )
-    if benchmark == "egoschema":
+    if task.submission is not None:
         # the server needs a letter: the one the backbone's parser found, never an embedding's
         letters = {q: None if no_answer(line) else line.get("parsed") for q, line in predictions.items()}
-        _write_submission(run_dir, records, letters, metrics)
+        _write_submission(run_dir, task.submission, records, letters, metrics)
     return metrics
 
 
-def _write_submission(run_dir: Path, records: list[QuestionRecord], letters: Mapping[str, str | None], metrics: dict[str, Any]) -> None:
-    submission = egoschema_submission(records, letters)
-    write_json(run_dir / EGOSCHEMA_SUBMISSION, submission)
-    metrics["protocol"]["submission"] = {"file": EGOSCHEMA_SUBMISSION, "questions": len(submission),
-                                         "invalid": sum(v == EGOSCHEMA_INVALID for v in submission.values())}
+def _write_submission(run_dir: Path, submission: Submission, records: list[QuestionRecord], letters: Mapping[str, str | None],
+                      metrics: dict[str, Any]) -> None:
+    payload = submission.build(records, letters)
+    write_json(run_dir / submission.file, payload)
+    metrics["protocol"]["submission"] = {"file": submission.file, "questions": len(payload),
+                                         "invalid": sum(v == INVALID_OPTION_INDEX for v in payload.values())}
 
 
 def _score_judged(run_dir: Path, records: list[QuestionRecord], predictions: Predictions | None, protocol: ProtocolSettings) -> dict[str, Any]:
@@ -245,7 +248,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def score_run(run_dir: str | Path, annotations: str | None = None, records: Sequence[QuestionRecord] | None = None,
               scoring: str | None = None, judge_score: str | None = None, model: str | None = None) -> dict[str, Any]:
-    """Score ``run_dir``; writes metrics.json and metrics.md (and egoschema_submission.json) there.
+    """Score ``run_dir``; writes metrics.json and metrics.md (and the task's submission file) there.
 
     ``records``: the questions, instead of reading them through the run's config.yaml (the
     benchmark is then their dataset, predictions.jsonl is optional, the protocol is the default one
@@ -268,16 +271,16 @@ def score_run(run_dir: str | Path, annotations: str | None = None, records: Sequ
     predictions = _predictions(run_dir, required=config is not None)
     scored = _denominator(config, records, predictions)
     coverage = _coverage(config, records, scored, predictions)
-    if benchmark in MULTIPLE_CHOICE:
-        metrics = _score_choices(run_dir, benchmark, scored, predictions, protocol, model)
-    elif benchmark in OPEN_ENDED:
-        metrics = _score_judged(run_dir, scored, predictions, protocol)
+    task = get_task(benchmark)
+    if task.kind == "multiple_choice":
+        metrics = _score_choices(run_dir, task, scored, predictions, protocol, model)
     else:
-        raise UserError(f"no metrics for benchmark {benchmark!r}; known: {', '.join([*MULTIPLE_CHOICE, *OPEN_ENDED])}")
+        metrics = _score_judged(run_dir, scored, predictions, protocol)
     metrics["protocol"] = {"scoring": protocol.scoring, "judge_score": protocol.judge_score,
                            "embedding_fallback": protocol.embedding_fallback, **metrics["protocol"]}
     result = {"benchmark": benchmark, "run": run_dir.name, "units": UNITS, "protocol": {**coverage, **metrics["protocol"]},
-              "overall": metrics["overall"], "breakdowns": metrics["breakdowns"]}
+              "overall": metrics["overall"], "breakdowns": metrics["breakdowns"],
+              **({"headline": metrics["headline"]} if "headline" in metrics else {})}
     write_json(run_dir / METRICS, result)
     _write_text(run_dir / METRICS_MARKDOWN, f"# {benchmark}: {run_dir.name}\n\n{metrics_markdown(result)}")
     return result

@@ -16,6 +16,7 @@ JUDGED_COLUMNS = (
     ("yes", "yes"), ("no", "no"), ("judged", "judged"), ("unjudged", "unjudged"), ("total", "total"),
 )
 SCORES = {"score", "CI", "DO", "CU"}
+ACCURACY_OVER_SUFFIX = "_accuracy_over"  # choice_metrics' protocol key of a breakdown divided by valid answers
 
 
 def _format(key: str, value: Any) -> str:
@@ -53,9 +54,15 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
     protocol = metrics.get("protocol", {})
     if "scoring" in protocol:  # written by score_run; pure metric functions leave it to their caller
         lines.append(_protocol_line(protocol, judged="yes" in overall))
-    if protocol.get("duration_accuracy_over") == "valid answers":
-        lines.append("duration rows: accuracy over each duration's valid answers only, as the reference's run_eval.py; "
-                     "overall is over every question.")
+    for key, over in protocol.items():  # a breakdown the reference divides by valid answers (Video-MME's duration)
+        if key.endswith(ACCURACY_OVER_SUFFIX) and over == "valid answers":
+            name = key.removesuffix(ACCURACY_OVER_SUFFIX)
+            lines.append(f"{name} rows: accuracy over each {name}'s valid answers only, as the reference's run_eval.py; "
+                         "overall is over every question.")
+    if "headline" in metrics:
+        headline = metrics["headline"]
+        lines.append(f"headline: {headline['name']} = {_format('accuracy', headline['accuracy'])}, "
+                     f"the mean of the {headline['mean_of']} accuracies.")
     if protocol.get("partial"):
         lines.append(f"partial: {protocol['predicted']} of {protocol['questions']} questions predicted; "
                      f"the {protocol['not_predicted']} missing count as wrong.")
