@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= outputs/demo
 
-.PHONY: demo test setup clean bench
+.PHONY: demo test setup clean bench wheel-check
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_memory.py
+
+# `pip install .` into a clean venv: shipped configs resolve from the package and the tests pass against it.
+wheel-check:
+	bash scripts/wheel_check.sh
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from infvideo.data.egoschema import read_egoschema
+from infvideo.data.longvideobench import read_longvideobench
+from infvideo.data.mlvu import read_mlvu
 from infvideo.data.moviechat import read_moviechat
 from infvideo.data.nextqa import read_nextoe, read_nextqa
 from infvideo.data.record import DuplicateIdError, MalformedRow
@@ -27,7 +29,8 @@ def nextqa_csv(tmp_path: Path, *rows: str) -> Path:
 
 def test_task_table_names_every_benchmarks_reader() -> None:
     assert {name: task.reader for name, task in TASKS.items()} == {"nextqa": read_nextqa, "nextoe": read_nextoe, "egoschema": read_egoschema,
-                       "moviechat": read_moviechat, "video_mme": read_video_mme}
+                       "moviechat": read_moviechat, "video_mme": read_video_mme, "mlvu": read_mlvu,
+                       "longvideobench": read_longvideobench}
 
 
 def test_read_benchmark_passes_options_through(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from infvideo.data.record import OPTION_LETTERS, MalformedRow, QuestionRecord
+from infvideo.data.record import MalformedRow, QuestionRecord
 from infvideo.data.rows import (
     BadField,
     OnError,
@@ -29,6 +29,7 @@ from infvideo.data.rows import (
     existing_file,
     load_json_file,
     optional,
+    option_list,
     parse_index,
     parse_int,
     required,
@@ -39,7 +40,6 @@ from infvideo.data.rows import (
 
 # The metrics report accuracy per duration group; any other value would form a group of its own.
 DURATION_GROUPS = (15, 60, 600, 3600)
-MIN_CANDIDATES = 2  # one candidate is no choice at all
 
 
 def read_longvideobench(
@@ -73,7 +73,7 @@ def _record(row: Any, video_folder: str | os.PathLike[str], video_pattern: str |
         raise BadField(f"expected a JSON object, got {type(row).__name__}")
     check_utf8(row)
     video_id = required_id(row, "video_id")
-    options = _candidates(row)
+    options = option_list(row, "candidates")
     extra: dict[str, Any] = {"duration_group": _duration_group(row)}
     if optional(row, "duration") is not None:
         extra["duration"] = row["duration"]
@@ -99,16 +99,6 @@ def _video_path(row: dict[str, Any], video_id: str, video_folder: str | os.PathL
         return os.path.join(os.fspath(video_folder), file)
     location = os.path.splitext(file)[0] if file else None
     return video_path(video_folder, video_pattern, video_id, location=location)
-
-
-def _candidates(row: dict[str, Any]) -> tuple[str, ...]:
-    value = required(row, "candidates")
-    if not isinstance(value, list) or not all(isinstance(option, str) and option.strip() for option in value):
-        raise BadField(f"'candidates' should be a list of non-blank texts, got {value!r}")
-    if not MIN_CANDIDATES <= len(value) <= len(OPTION_LETTERS):
-        raise BadField(f"expected {MIN_CANDIDATES} to {len(OPTION_LETTERS)} candidates "
-                       f"(options {OPTION_LETTERS[0]}..{OPTION_LETTERS[-1]}), got {len(value)}")
-    return tuple(value)
 
 
 def _duration_group(row: dict[str, Any]) -> int:

@@ -33,7 +33,7 @@ from infvideo.data.rows import (
     existing_folder,
     load_json_file,
     optional,
-    required,
+    option_list,
     required_text,
     video_path,
 )
@@ -41,7 +41,6 @@ from infvideo.data.rows import (
 # The seven multiple-choice tasks M-Avg averages over, in MLVU's numbering.
 TASK_FILES = ("1_plotQA.json", "2_needle.json", "3_ego.json", "4_count.json", "5_order.json",
               "6_anomaly_reco.json", "7_topic_reasoning.json")
-MIN_CANDIDATES = 2  # one candidate is no choice at all
 _NUMBER_PREFIX = re.compile(r"^\d+_")  # "2_" of "2_needle"
 
 
@@ -113,7 +112,7 @@ def _record(row: Any, position: int, file: Path, video_folder: str | os.PathLike
         path = os.path.join(os.fspath(video_folder), file.stem, video)
     else:
         path = video_path(video_folder, video_pattern, f"{task}/{name}", location=f"{file.stem}/{name}")
-    options = _candidates(row)
+    options = option_list(row, "candidates")
     duration = optional(row, "duration")
     return QuestionRecord(
         id=f"{task}_{position}",
@@ -126,17 +125,6 @@ def _record(row: Any, position: int, file: Path, video_folder: str | os.PathLike
         question_type=task,
         extra={} if duration is None else {"duration": duration},
     )
-
-
-def _candidates(row: dict[str, Any]) -> tuple[str, ...]:
-    """The row's ``candidates``: a list of non-blank texts, as many as there are option letters at most."""
-    value = required(row, "candidates")
-    if not isinstance(value, list) or not all(isinstance(option, str) and option.strip() for option in value):
-        raise BadField(f"'candidates' should be a list of non-blank texts, got {value!r}")
-    if not MIN_CANDIDATES <= len(value) <= len(OPTION_LETTERS):
-        raise BadField(f"expected {MIN_CANDIDATES} to {len(OPTION_LETTERS)} candidates "
-                       f"(options {OPTION_LETTERS[0]}..{OPTION_LETTERS[-1]}), got {len(value)}")
-    return tuple(value)
 
 
 def _answer_index(answer: str, options: tuple[str, ...]) -> int:

@@ -103,6 +103,21 @@ def parse_index(value: Any, what: str, count: int) -> int:
     return index
 
 
+MIN_OPTIONS = 2  # one option is no choice at all
+
+
+def option_list(row: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """A JSON list of option texts (MLVU's and LongVideoBench's ``candidates``): 2 to ``len(OPTION_LETTERS)``
+    non-blank texts, as given, so that every option has a letter."""
+    value = required(row, key)
+    if not isinstance(value, list) or not all(isinstance(option, str) and option.strip() for option in value):
+        raise BadField(f"{key!r} should be a list of non-blank texts, got {value!r}")
+    if not MIN_OPTIONS <= len(value) <= len(OPTION_LETTERS):
+        raise BadField(f"expected {MIN_OPTIONS} to {len(OPTION_LETTERS)} {key} "
+                       f"(options {OPTION_LETTERS[0]}..{OPTION_LETTERS[-1]}), got {len(value)}")
+    return tuple(value)
+
+
 def parse_letter(value: Any, what: str, count: int) -> int:
     """An answer letter ("A", "B", ...) as an index into ``count`` options."""
     allowed = OPTION_LETTERS[:count]

@@ -29,15 +29,14 @@ from tqdm import tqdm
 
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
+from infvideo.models.registry import answers_with_letters
 
 from .config import PredictConfig, ProtocolSettings
 from .matching import OptionMatcher, build_embeddings
 from .predictions import prediction_sha256
 from .run_files import CONFIG, MATCHES, load_predictions, load_run_config, load_run_records, write_jsonl
+from .tasks import TASKS
 from .validation import protocol_problems
-
-# Backbones prompted to answer with an option letter: text without one is a failed answer, not free text.
-LETTER_BACKBONES = ("videochat2",)
 
 
 def _method(line: dict[str, Any] | None, matcher: OptionMatcher | None) -> str:
@@ -69,7 +68,10 @@ def _settings(run_dir: Path, embedder: str | None, first_four: bool | None, embe
     config = load_run_config(run_dir) if (run_dir / CONFIG).exists() else PredictConfig()
     overrides = {"matcher": embedder, "match_first_four": first_four, "embedding_fallback": embedding_fallback}
     protocol = dataclasses.replace(config.protocol, **{key: value for key, value in overrides.items() if value is not None})
-    if problems := protocol_problems(protocol):
+    problems = protocol_problems(protocol)
+    if config.data.benchmark in TASKS:
+        problems += TASKS[config.data.benchmark].protocol_problems(protocol)
+    if problems:
         raise UserError(f"{run_dir}: " + "; ".join(problems))
     return config.model.name, protocol
 
@@ -78,7 +80,7 @@ def option_matcher(backbone: str, protocol: ProtocolSettings, base_url: str | No
     """The matcher a run of ``backbone`` needs under ``protocol``; None when only parsed letters count.
     A missing API key is a ``UserError`` here, so that it stops a run before any work (scripts call
     this before ``predict`` too: see scripts/reproduce/_row.sh)."""
-    if backbone in LETTER_BACKBONES and not protocol.embedding_fallback:
+    if answers_with_letters(backbone) and not protocol.embedding_fallback:
         return None
     return OptionMatcher(build_embeddings(protocol.matcher, base_url), first_four=protocol.match_first_four)
 

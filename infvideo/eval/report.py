@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from omegaconf import OmegaConf
 
 from infvideo.errors import UserError
+from infvideo.models.registry import FAMILIES
 
 from infvideo.video.indices import RULES
 
@@ -37,7 +38,6 @@ from .run_files import CONFIG, JUDGMENTS, MATCHES, METRICS, PREDICTIONS, load_ru
 from .tasks import TASK_TITLES
 
 SWEPT = ("memory.kind", "memory.sticky", "memory.tau", "memory.num_basis", "model.alpha", "sampling.frames_per_chunk", "sampling.num_chunks")
-MODEL_TITLES = {"video_llama": "∞-Video-LLaMA", "videochat2": "∞-VideoChat2"}
 VARIANT_ORDER = ["No LTM", "MovieChat", "MA-LMM-style", "Uniform", "Sticky", "No STM Uniform", "No STM Sticky"]
 # Settings that cannot change an answer (where files go, which shard, the seed, which is
 # aggregated over) or that the protocol reports instead (data.limit: the run is marked limited).
@@ -255,7 +255,7 @@ def _mean_std(values: list[float], form: str) -> str:
 
 
 def _row_key(result: RunResult, differing: set[str]) -> tuple[str, str, str]:
-    model = MODEL_TITLES.get(result.config.model.name, result.config.model.name)
+    model = FAMILIES[result.config.model.name].title if result.config.model.name in FAMILIES else result.config.model.name
     return model, result.variant, settings_label(result.config, differing)
 
 

@@ -3,9 +3,10 @@
 A row says which reader turns its annotations into ``QuestionRecord``s and which run-config values that
 reader takes, whether its answers are options (matched to a letter, then counted) or free text (judged
 by an LLM), how its accuracy is broken down and what its headline number is, the reference scripts'
-own check of a VideoChat2 answer (``protocol.scoring: reference``), the extra files ``score`` writes,
-and the names the reference's scripts use for it. The runner, validation, matching, judging, scoring
-and the report read this table; nothing else in eval/ names a benchmark. Adding a benchmark is a
+own check of a VideoChat2 answer (``protocol.scoring: reference``; a multiple-choice task without one
+takes none of the paper protocol's choice settings, ``Task.protocol_problems``), the extra files
+``score`` writes, and the names the reference's scripts use for it. The runner, validation, matching,
+judging, scoring and the report read this table; nothing else in eval/ names a benchmark. Adding a benchmark is a
 reader in ``infvideo/data/`` and a row here (plus its prompts, per model family, in ``infvideo/models/``).
 """
 
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from infvideo.data.egoschema import read_egoschema
+from infvideo.data.longvideobench import DURATION_GROUPS, read_longvideobench
+from infvideo.data.mlvu import TASKS as MLVU_TASKS
+from infvideo.data.mlvu import read_mlvu
 from infvideo.data.moviechat import Mode as MovieChatMode
 from infvideo.data.moviechat import read_moviechat
 from infvideo.data.nextqa import read_nextoe, read_nextqa
@@ -29,7 +33,7 @@ from .metrics.multiple_choice import ChoiceBreakdown, ChoiceMetrics, Submission,
 from .metrics.reference_rules import egoschema_correct, nextqa_correct, video_mme_letter
 
 if TYPE_CHECKING:
-    from .config import DataSettings
+    from .config import DataSettings, ProtocolSettings
 
 Kind = Literal["multiple_choice", "judged"]
 ReferenceRule = Callable[[QuestionRecord, str], bool]  # (question, stored answer text) -> right by the reference's check
@@ -61,6 +65,23 @@ class Task:
     def __post_init__(self) -> None:
         if (self.kind == "multiple_choice") != (self.metrics is not None):
             raise ValueError(f"task {self.name!r}: a multiple-choice task needs metrics, a judged one has none")
+
+    def protocol_problems(self, protocol: ProtocolSettings) -> list[str]:
+        """The paper protocol's multiple-choice settings reproduce the reference scripts, so they need a task
+        those scripts scored (one with a ``reference_rule``; docs/protocol.md). On any other there is nothing
+        to reproduce: matching over options A-D only would make a fifth option unreachable (LongVideoBench
+        has five), and its answers have no reference check. Each problem is one phrase (validation joins them)."""
+        if self.kind != "multiple_choice" or self.reference_rule is not None:
+            return []
+        problems = []
+        if protocol.match_first_four:
+            problems.append(f"protocol.match_first_four=true (the reference's matcher, options A-D only) applies only to a "
+                            f"benchmark the reference scored, not {self.title}, where an option past D could never be "
+                            f"matched; use protocol.match_first_four=false")
+        if protocol.scoring == "reference":
+            problems.append(f"protocol.scoring=reference reproduces the reference's scoring, which never scored {self.title}; "
+                            f"use protocol.scoring=lenient")
+        return problems
 
 
 # ---- per-benchmark reader options and their checks
@@ -118,6 +139,22 @@ TASKS: dict[str, Task] = {task.name: task for task in (
         )),
         reference_rule=lambda record, text: video_mme_letter(text) == record.answer_letter,
         aliases=("videomme",),
+    ),
+    Task(
+        "mlvu", "MLVU", read_mlvu, "multiple_choice",
+        # MLVU reports M-Avg, the mean of the seven per-task accuracies (docs/benchmarks.md), not overall accuracy
+        metrics=ChoiceMetrics(
+            (ChoiceBreakdown("task", "question_type", order=MLVU_TASKS, strict=True),),
+            headline_mean_of="task", headline_name="M-Avg",
+        ),
+    ),
+    Task(
+        "longvideobench", "LongVideoBench", read_longvideobench, "multiple_choice",
+        metrics=ChoiceMetrics((
+            # the benchmark's int groups (15, 60, 600, 3600 seconds); the headline is overall accuracy
+            ChoiceBreakdown("duration_group", "extra.duration_group", order=DURATION_GROUPS, strict=True),
+            ChoiceBreakdown("category", "question_type"),  # the 17 question categories, as lmms-eval reports them
+        )),
     ),
 )}
 TASK_TITLES: Mapping[str, str] = {name: task.title for name, task in TASKS.items()}  # in the table's order

@@ -16,7 +16,6 @@ from infvideo.video.prefetch import PARALLEL_DECODE
 from .config import PredictConfig, ProtocolSettings
 from .tasks import TASKS
 
-MODELS = ("video_llama", "videochat2")
 PRESETS = ("tiny", "full")
 DECODERS = ("auto", "decord", "pyav")
 SCORING_RULES = ("lenient", "reference")
@@ -28,6 +27,8 @@ def validate_config(config: PredictConfig, data: bool = True) -> None:
     """Raise one ``UserError`` naming every setting that cannot work, or return. ``data=False`` skips
     the annotation and video paths (for callers that hand the questions over themselves)."""
     problems = _settings_problems(config) + protocol_problems(config.protocol) + (_data_problems(config) if data else [])
+    if config.data.benchmark in TASKS:  # the paper protocol needs a task the reference scored
+        problems += TASKS[config.data.benchmark].protocol_problems(config.protocol)
     if config.model.preset == "full":
         problems += _checkpoint_problems(config)
     if problems:
@@ -36,14 +37,14 @@ def validate_config(config: PredictConfig, data: bool = True) -> None:
 
 def _settings_problems(config: PredictConfig) -> list[str]:
     from infvideo.memory import build_memory
-    from infvideo.models.registry import switch_problems
+    from infvideo.models.registry import FAMILIES, switch_problems
     from infvideo.video.indices import RULES
     from infvideo.video.source import available_backends
 
     model, sampling, generation = config.model, config.sampling, config.generation
     problems = []
-    if model.name not in MODELS:
-        problems.append(f"model.name={model.name!r} is not one of {', '.join(MODELS)}")
+    if model.name not in FAMILIES:
+        problems.append(f"model.name={model.name!r} is not one of {', '.join(FAMILIES)}")
     problems += switch_problems(model)  # a switch its family does not have would be silently ignored
     if model.preset not in PRESETS:
         problems.append(f"model.preset={model.preset!r} is not one of {', '.join(PRESETS)}")

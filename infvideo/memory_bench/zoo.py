@@ -31,7 +31,7 @@ class ShortTermMemory:
     def __init__(self) -> None:
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, generator: torch.Generator | None = None) -> None:
         self.tokens: Tensor | None = None  # [batch, frames·tokens, width]
 
     def update(self, x: Tensor) -> None:
@@ -44,6 +44,9 @@ class ShortTermMemory:
 
     def state_numel(self) -> int:
         return 0 if self.tokens is None else self.tokens.numel()
+
+    def attention_over_video_time(self, video_edges: Tensor) -> Tensor | None:
+        return None  # a token memory has no density over time (the Memory interface's answer for it)
 
 
 class FullAttentionMemory(ShortTermMemory):

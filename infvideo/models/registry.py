@@ -44,6 +44,9 @@ class Family:
     embed: Callable[..., Tensor]  # (model, chunks of frame tokens, prompt, generator) -> visual input
     answer: Callable[..., list[tuple[str, str | None]]]  # (model, visuals, prompts, records, generation, seed) -> (text, letter)
     signature: Callable[[nn.Module, Any, Any], dict]  # (model, model settings, sampling) -> what else frame tokens depend on
+    # Prompted to answer with an option letter ("Best option:(X)"): text without one is a failed answer, not free
+    # text to match, unless the protocol asks for the embedding fallback; the reference scores its text directly.
+    letter_answers: bool = False
 
     def prompt(self, record: QuestionRecord):
         build = self.prompts.get(record.dataset)
@@ -67,8 +70,14 @@ FAMILIES: dict[str, Family] = {
         switches=videochat2_family.SWITCHES, files=videochat2.VIDEOCHAT2_FILES, preprocess=preprocess_videochat2,
         prompts=videochat2.PROMPTS, configure=videochat2_family.configure, build=videochat2_family.build,
         embed=videochat2_family.embed, answer=videochat2_family.answer, signature=videochat2_family.signature,
+        letter_answers=True,
     ),
 }
+
+
+def answers_with_letters(name: str | None) -> bool:
+    """Whether model ``name`` (a run config's model.name; None or unknown: no) answers with option letters."""
+    return name in FAMILIES and FAMILIES[name].letter_answers
 
 
 def family(name: str) -> Family:

@@ -25,7 +25,7 @@ Reference scoring of a Video-LLaMA run asks for it; the default keeps breakdowns
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Sequence
 
 from infvideo.data.record import OPTION_LETTERS, QuestionRecord
 from infvideo.errors import UserError
@@ -51,7 +51,9 @@ class ChoiceBreakdown:
 
     name: str  # the breakdown's key in metrics.json ("type", "duration", ...)
     field: str
-    order: Sequence[str] = ()  # preferred entry order; other entries follow alphabetically
+    # preferred entry order; other entries follow alphabetically. Entries are the field's values, text or not
+    # (LongVideoBench's duration groups are ints); metrics.json writes their keys as text
+    order: Sequence[Hashable] = ()
     rename: Mapping[str, str] = field(default_factory=dict)  # value -> entry (NExT-QA's TP counted as TN)
     strict: bool = False  # a value outside ``order`` and ``rename`` is a UserError before anything is counted
     reference_over_valid: bool = False  # the reference divides this breakdown by valid answers only
@@ -70,7 +72,7 @@ class ChoiceBreakdown:
         if self.strict and value not in self.order and value not in self.rename:
             renamed = f" or {', '.join(self.rename)}" if self.rename else ""
             raise UserError(f"{task_title} question {record.id!r} has {self.name} {value!r}; "
-                            f"expected one of {', '.join(self.order)}{renamed}")
+                            f"expected one of {', '.join(map(str, self.order))}{renamed}")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from typing import Any, Mapping, Sequence
 
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
+from infvideo.models.registry import answers_with_letters
 
 from ..config import PredictConfig, ProtocolSettings
 from ..run_files import (
@@ -65,10 +66,6 @@ from .staleness import check_judgments, check_matches, required_lines
 from .tables import metrics_markdown
 
 PROTOCOL_KEYS = ("scoring", "judge_score", "embedding_fallback", "matcher", "match_first_four")
-# The family that answers "Best option:(X)": reference scoring reads its text, not matches.
-# TODO: read this from the family's own row in infvideo/models/registry.py (e.g. a text-scored attribute)
-# once it has one, so that eval/ names no model family either.
-TEXT_SCORED_MODEL = "videochat2"
 Predictions = Mapping[str, Mapping[str, Any]]
 
 
@@ -154,7 +151,8 @@ def _letters(lines: list[dict[str, Any]]) -> dict[str, str | None]:
 
 def _score_choices(run_dir: Path, task: Task, records: list[QuestionRecord], predictions: Predictions | None,
                    protocol: ProtocolSettings, model: str | None) -> dict[str, Any]:
-    if protocol.scoring == "reference" and model == TEXT_SCORED_MODEL:
+    letter_answers = answers_with_letters(model)  # "Best option:(X)": reference scoring reads its text, not matches
+    if protocol.scoring == "reference" and letter_answers:
         return _score_text(run_dir, task, records, predictions)
     lines = required_lines(run_dir, MATCHES, "match")
     letters = _letters(lines)
@@ -164,7 +162,7 @@ def _score_choices(run_dir: Path, task: Task, records: list[QuestionRecord], pre
     ids = {record.id for record in records}
     used = [line for line in lines if str(line["id"]) in ids]
     ignored = 0
-    if model == TEXT_SCORED_MODEL and not protocol.embedding_fallback:
+    if letter_answers and not protocol.embedding_fallback:
         # VideoChat2 is asked for a letter: an answer without one is invalid, whatever option its text
         # resembles -- unless the user asked `infvideo match --embedding-fallback`, whose lines carry
         # `first_four`. Lines without it come from the matcher that fell back on its own.
@@ -184,7 +182,7 @@ def _score_choices(run_dir: Path, task: Task, records: list[QuestionRecord], pre
         matcher=_one_or_list({line.get("embedder") for line in embedded}),
         match_first_four=_one_or_list({line["first_four"] for line in embedded if line.get("first_four") is not None}),
     )
-    if model == TEXT_SCORED_MODEL:
+    if letter_answers:
         metrics["protocol"]["embedding_letters_ignored"] = ignored
         metrics["protocol"]["embedding_fallback"] = protocol.embedding_fallback or bool(embedded)
     if task.submission is not None:

@@ -1,5 +1,6 @@
 """VideoChat2 (Mistral) prompts and answer parsing, character for character as the reference's
-``eval_code/run_*_mistral.py`` scripts build them (the VideoChat2 scripts of deep-spin/Infinite-Video).
+``eval_code/run_*_mistral.py`` scripts build them (the VideoChat2 scripts of deep-spin/Infinite-Video);
+MLVU after its own VideoChat2 script, LongVideoBench in the NExT-QA conversation (docs/benchmarks.md).
 
 A prompt is the system string (which is also the Q-former's instruction) followed by the Mistral
 conversation ``[INST] <Video><VideoHere></Video> [/INST] [INST] {user} [/INST]`` and, for the
@@ -25,6 +26,11 @@ VIDEO_TURN = "<Video><VideoHere></Video> [/INST]"
 MULTIPLE_CHOICE_SYSTEM = (
     "Carefully watch the video and pay attention to the cause and sequence of events, the detail and "
     "movement of objects, and the action and pose of persons. Based on your observations, select the best "
+    "option that accurately addresses the question.\n"
+)
+# MLVU's own VideoChat2 script (docs/benchmarks.md); like the string above, also the Q-former instruction
+MLVU_SYSTEM = (
+    "Carefully watch this video and pay attention to every detail. Based on your observations, select the best "
     "option that accurately addresses the question.\n"
 )
 MOVIECHAT_SYSTEM = (
@@ -94,6 +100,26 @@ def video_mme_prompt(question: str, options: Sequence[str]) -> VideoChat2Prompt:
     return VideoChat2Prompt(MULTIPLE_CHOICE_SYSTEM, user, BEST_OPTION_PREFIX, "(")
 
 
+def question_with_options(question: str, options: Sequence[str]) -> str:
+    """The question as given (not ``capitalize()``d: MLVU's template uses it as is, and LongVideoBench's
+    questions quote subtitles and names), the lettered options, the block right-stripped, then "Only give
+    the best option."."""
+    return (f"Question: {question}\nOptions:\n" + lettered_options(options)).rstrip() + ONLY_BEST_OPTION
+
+
+def mlvu_prompt(question: str, options: Sequence[str]) -> VideoChat2Prompt:
+    """MLVU's own VideoChat2 script: its system string (no repeat in the user text, ``system_llm=False``),
+    "Best option:(" as answer prefix and "(" as return prefix."""
+    return VideoChat2Prompt(MLVU_SYSTEM, question_with_options(question, options), BEST_OPTION_PREFIX, "(")
+
+
+def longvideobench_prompt(question: str, options: Sequence[str]) -> VideoChat2Prompt:
+    """No VideoChat2 script exists for LongVideoBench: the multiple-choice conversation of NExT-QA and
+    EgoSchema (the system string VideoChat2 was tuned with, "Best option:("), the question as given.
+    LongVideoBench's own "Answer with the option's letter ..." is written for generic LMMs."""
+    return VideoChat2Prompt(MULTIPLE_CHOICE_SYSTEM, question_with_options(question, options), BEST_OPTION_PREFIX, "(")
+
+
 def moviechat_prompt(question: str) -> VideoChat2Prompt:
     """MovieChat-1K (global mode): the bare question, no answer prefix."""
     return VideoChat2Prompt(MOVIECHAT_SYSTEM, question)
@@ -107,6 +133,8 @@ PROMPTS: dict[str, Callable[[QuestionRecord], VideoChat2Prompt]] = {
     "egoschema": lambda record: egoschema_prompt(record.question, list(record.options)),
     "video_mme": lambda record: video_mme_prompt(record.question, list(record.options)),
     "moviechat": lambda record: moviechat_prompt(record.question),
+    "mlvu": lambda record: mlvu_prompt(record.question, list(record.options)),
+    "longvideobench": lambda record: longvideobench_prompt(record.question, list(record.options)),
 }
 
 
