@@ -42,7 +42,7 @@ class PeakMemory:
     def __init__(self, device: torch.device) -> None:
         self.device = device
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -161,9 +161,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for length, num_basis, width, queries, sticky in itertools.product(
-        args.lengths, args.num_basis, args.widths, args.queries, stickies
-    ):
+    for length, num_basis, width, queries, sticky in itertools.product(args.lengths, args.num_basis, args.widths, args.queries, stickies):
         floor = isolated(projection_floor, num_basis, width, device) * 1e3
         exact = isolated(bench_setting, length, num_basis, width, queries, False, sticky, args.chunks, device)
         compat = isolated(bench_setting, length, num_basis, width, queries, True, sticky, args.chunks, device)

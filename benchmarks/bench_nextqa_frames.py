@@ -39,19 +39,25 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0)
     args = parser.parse_args()
     size, count = args.chunk, args.num_chunks
-    header = (f"{'frames':>6} {'sec':>5} | {f'{count}x{size} uniform':^24} | {'all_frames':^24} | {'cap 2048':^9} | "
-              f"{'cost':>5} {'tokens MiB':>10}")
+    header = (
+        f"{'frames':>6} {'sec':>5} | {f'{count}x{size} uniform':^24} | {'all_frames':^24} | {'cap 2048':^9} | "
+        f"{'cost':>5} {'tokens MiB':>10}"
+    )
     print(header)
-    print(f"{'':>6} {'':>5} | {'fed':>6} {'repeats':>7} {'chunks':>6} {'':>2} | {'fed':>6} {'chunks':>6} {'last':>9} | "
-          f"{'chunks':>9} | {'ratio':>5} {'old/new':>10}")
+    print(
+        f"{'':>6} {'':>5} | {'fed':>6} {'repeats':>7} {'chunks':>6} {'':>2} | {'fed':>6} {'chunks':>6} {'last':>9} | "
+        f"{'chunks':>9} | {'ratio':>5} {'old/new':>10}"
+    )
     for frames in args.frames:
         old = describe(RULES["uniform"].chunks(frames, size, count))
         new = describe(RULES["all_frames"].chunks(frames, size, count))
         capped = describe(split_like_torch_split(RULES["arange"](frames, size * count), size))
         mib = f"{old['fed'] * TOKEN_BYTES / 2**20:.0f}/{new['fed'] * TOKEN_BYTES / 2**20:.0f}"
-        print(f"{frames:>6} {frames / args.fps:>5.0f} | {old['fed']:>6} {old['repeats']:>7} {old['chunks']:>6} {'':>2} | "
-              f"{new['fed']:>6} {new['chunks']:>6} {new['last']:>9} | {capped['chunks']:>4} ({capped['last']:>3}) | "
-              f"{new['fed'] / old['fed']:>5.2f} {mib:>10}")
+        print(
+            f"{frames:>6} {frames / args.fps:>5.0f} | {old['fed']:>6} {old['repeats']:>7} {old['chunks']:>6} {'':>2} | "
+            f"{new['fed']:>6} {new['chunks']:>6} {new['last']:>9} | {capped['chunks']:>4} ({capped['last']:>3}) | "
+            f"{new['fed'] / old['fed']:>5.2f} {mib:>10}"
+        )
 
 
 if __name__ == "__main__":

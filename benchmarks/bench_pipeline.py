@@ -112,7 +112,7 @@ class GpuSampler:
             except Exception:
                 return
 
-    def __enter__(self) -> "GpuSampler":
+    def __enter__(self) -> GpuSampler:
         if self._thread:
             self._thread.start()
         return self
@@ -127,11 +127,13 @@ class GpuSampler:
 
 
 def run_setting(base_overrides: list[str], root: Path, records: list[QuestionRecord], backend, workers: int) -> dict:
-    config = load_config(overrides=[*base_overrides, f"run.output_dir={root / 'runs'}", f"run.name=workers_{workers}",
-                                    f"sampling.decode_workers={workers}"])
+    config = load_config(
+        overrides=[*base_overrides, f"run.output_dir={root / 'runs'}", f"run.name=workers_{workers}", f"sampling.decode_workers={workers}"]
+    )
     preprocess_seconds = [0.0]
     original = backend.preprocess
     if workers == 0:  # in this process: time the preprocessing inside encode_chunk (workers time their own)
+
         def timed(frames, size):
             start = time.perf_counter()
             try:
@@ -168,9 +170,14 @@ def run_setting(base_overrides: list[str], root: Path, records: list[QuestionRec
     cpu = per_video["decode"] + per_video["preprocess"]
     model = per_video["encode"] + per_video["memory"] + per_video["generate"]
     return {
-        "workers": workers, "wall": wall / videos, **per_video, "ratio": (wall / videos) / max(cpu, model),
-        "answers": [line.get("prediction") for line in lines], "errors": summary.errors,
-        "gpu_util": gpu.mean(), "gpu_peak": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
+        "workers": workers,
+        "wall": wall / videos,
+        **per_video,
+        "ratio": (wall / videos) / max(cpu, model),
+        "answers": [line.get("prediction") for line in lines],
+        "errors": summary.errors,
+        "gpu_util": gpu.mean(),
+        "gpu_peak": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
     }
 
 
@@ -183,8 +190,10 @@ def bench_parallel_decode(minutes: list[float], size: int, frames_per_chunk: int
 
     width, height = size, size * 3 // 4
     plan = ChunkPlan("segment_centres", frames_per_chunk, num_chunks)
-    print(f"{os.cpu_count()} cores; {num_chunks} chunks x {frames_per_chunk} frames (segment_centres), {width}x{height}, "
-          f"best of {repeats}, pool start included")
+    print(
+        f"{os.cpu_count()} cores; {num_chunks} chunks x {frames_per_chunk} frames (segment_centres), {width}x{height}, "
+        f"best of {repeats}, pool start included"
+    )
     print(f"{'minutes':>7} {'frames':>7} {'never f/s':>10} {'always f/s':>11} {'gain':>6} {'equal':>6}")
     for length in minutes:
         path = bench_video_path(Path(tempfile.gettempdir()) / "infvideo-bench", length, width, height)
@@ -231,9 +240,14 @@ def main() -> None:
     if not tiny and not torch.cuda.is_available():
         raise SystemExit("full size needs a CUDA GPU; use --tiny on a CPU")
     overrides = [
-        "model.name=video_llama", f"model.preset=tiny", "model.device=" + ("cpu" if tiny else "cuda"),
-        "sampling.frames_per_chunk=16", f"sampling.num_chunks={8 if tiny else 16}", "sampling.backend=pyav",
-        f"sampling.prefetch_chunks={args.prefetch}", "generation.max_new_tokens=" + ("16" if tiny else "32"),
+        "model.name=video_llama",
+        "model.preset=tiny",
+        "model.device=" + ("cpu" if tiny else "cuda"),
+        "sampling.frames_per_chunk=16",
+        f"sampling.num_chunks={8 if tiny else 16}",
+        "sampling.backend=pyav",
+        f"sampling.prefetch_chunks={args.prefetch}",
+        "generation.max_new_tokens=" + ("16" if tiny else "32"),
     ]
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -249,12 +263,16 @@ def main() -> None:
         results = [run_setting(overrides, root / f"w{w}", records, backend, w) for w in args.workers]
     model = "tiny ∞-Video-LLaMA (CPU)" if tiny else "full-size ∞-Video-LLaMA, random weights"
     print(f"{model}; {config.sampling.num_chunks} chunks x 16 frames per video, {args.questions} questions per video")
-    print(f"{'workers':>7} {'decode':>8} {'prepro':>8} {'encode':>8} {'memory':>8} {'generate':>8} {'wall':>8} {'ratio':>6} {'GPU %':>6} {'GPU GiB':>8}")
+    print(
+        f"{'workers':>7} {'decode':>8} {'prepro':>8} {'encode':>8} {'memory':>8} {'generate':>8} {'wall':>8} {'ratio':>6} {'GPU %':>6} {'GPU GiB':>8}"
+    )
     for r in results:
         util = "n/a" if r["gpu_util"] is None else f"{r['gpu_util']:.0f}"
         peak = "n/a" if r["gpu_peak"] is None else f"{r['gpu_peak']:.1f}"
-        print(f"{r['workers']:>7} {r['decode']:>8.3f} {r['preprocess']:>8.3f} {r['encode']:>8.3f} {r['memory']:>8.3f} "
-              f"{r['generate']:>8.3f} {r['wall']:>8.3f} {r['ratio']:>6.2f} {util:>6} {peak:>8}")
+        print(
+            f"{r['workers']:>7} {r['decode']:>8.3f} {r['preprocess']:>8.3f} {r['encode']:>8.3f} {r['memory']:>8.3f} "
+            f"{r['generate']:>8.3f} {r['wall']:>8.3f} {r['ratio']:>6.2f} {util:>6} {peak:>8}"
+        )
     print("seconds per video; ratio = wall / max(decode + preprocess, encode + memory + generate)")
     host = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20

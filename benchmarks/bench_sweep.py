@@ -57,8 +57,12 @@ def main() -> None:
             f"base: [{REPO / 'infvideo/configs/tiny/nextqa.yaml'}]\n"
             f"grid:\n  memory.tau: {args.taus}\n  memory.sticky: [false, true]\nruns:\n  - {{model.alpha: 1.0}}\n"
         )
-        common = [f"data.annotations={data.nextqa}", f"data.video_folder={data.folder}",
-                  f"sampling.num_chunks={args.chunks}", f"sampling.frames_per_chunk={args.frames}"]
+        common = [
+            f"data.annotations={data.nextqa}",
+            f"data.video_folder={data.folder}",
+            f"sampling.num_chunks={args.chunks}",
+            f"sampling.frames_per_chunk={args.frames}",
+        ]
         results = {}
         # Warm-up (imports, first model build, first decode), so neither strategy pays it.
         warm = expand_sweep(grid, [*common, f"run.output_dir={root / 'warm'}"])[0]

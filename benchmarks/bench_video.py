@@ -214,8 +214,10 @@ def main() -> None:
     path = bench_video_path(args.cache_dir, args.minutes, width, height)
     with open_video(path, "pyav") as source:
         meta = source.metadata
-    print(f"\nvideo: {meta.num_frames} frames, {meta.width}×{meta.height}, {meta.fps:g} fps, "
-          f"{len(meta.keyframes)} keyframes, {os.cpu_count()} CPU cores\n")
+    print(
+        f"\nvideo: {meta.num_frames} frames, {meta.width}×{meta.height}, {meta.fps:g} fps, "
+        f"{len(meta.keyframes)} keyframes, {os.cpu_count()} CPU cores\n"
+    )
 
     rows = time_sampling(path, args.samples, args.repeats)
     best_serial = min(row["read_s"] for row in rows if not row["parallel"])
@@ -224,10 +226,11 @@ def main() -> None:
     print(f"| {'-' * 42} | -------- | -------- | -------------- | ------------------------ |")
     for row in rows:
         cold = f"{row['cold_s']:.3f}" if "cold_s" in row else ""
-        print(f"| {row['setting']:<42} | {row['open_s']:8.3f} | {row['read_s']:8.3f} | "
-              f"{best_serial / row['read_s']:13.2f}× | {cold:>24} |")
+        print(f"| {row['setting']:<42} | {row['open_s']:8.3f} | {row['read_s']:8.3f} | {best_serial / row['read_s']:13.2f}× | {cold:>24} |")
 
-    print(f"\nstreaming through the tiny ∞-Video-LLaMA pipeline (chunks of {args.chunk_size}: decode, preprocess, ViT, Q-formers, memory), one process each")
+    print(
+        f"\nstreaming through the tiny ∞-Video-LLaMA pipeline (chunks of {args.chunk_size}: decode, preprocess, ViT, Q-formers, memory), one process each"
+    )
     print("| backend | frames | baseline peak RSS (MiB) | peak RSS (MiB) | added by streaming (MiB) | time (s) |")
     print("| ------- | ------ | ----------------------- | -------------- | ------------------------ | -------- |")
     for backend in available_backends()[::-1]:
@@ -235,8 +238,10 @@ def main() -> None:
         for count in args.stream_counts:
             result = measure_streaming(path, backend, count, args.chunk_size)
             peaks.append(result["peak_kib"])
-            print(f"| {backend:<7} | {count:>6} | {result['baseline_kib'] / 1024:23.1f} | {result['peak_kib'] / 1024:14.1f} | "
-                  f"{(result['peak_kib'] - result['baseline_kib']) / 1024:24.1f} | {result['seconds']:8.2f} |")
+            print(
+                f"| {backend:<7} | {count:>6} | {result['baseline_kib'] / 1024:23.1f} | {result['peak_kib'] / 1024:14.1f} | "
+                f"{(result['peak_kib'] - result['baseline_kib']) / 1024:24.1f} | {result['seconds']:8.2f} |"
+            )
         print(f"| {backend:<7} | peak ratio {args.stream_counts[-1]} / {args.stream_counts[0]} frames: {peaks[-1] / peaks[0]:.3f} |")
 
 

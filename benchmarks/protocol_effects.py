@@ -52,8 +52,17 @@ def make_question(rng: random.Random, benchmark: str, index: int) -> QuestionRec
         wrong = rng.choice([i for i in range(count) if i != answer])
         texts[wrong] = texts[answer] + " again"
     options = tuple(f"{LETTERS[i]}. {t}" for i, t in enumerate(texts)) if benchmark == "video_mme" else tuple(texts)
-    return QuestionRecord(id=f"q{index}", dataset=benchmark, video_id=f"v{index}", video_path="", question="what happens?",
-                          options=options, answer=answer, question_type="CW", extra={"duration": "short"})
+    return QuestionRecord(
+        id=f"q{index}",
+        dataset=benchmark,
+        video_id=f"v{index}",
+        video_path="",
+        question="what happens?",
+        options=options,
+        answer=answer,
+        question_type="CW",
+        extra={"duration": "short"},
+    )
 
 
 def answer(rng: random.Random, record: QuestionRecord, skill: float, style: str) -> str:
@@ -86,7 +95,11 @@ def main() -> None:
         predictions = {}
         for record in records:
             text = answer(rng, record, args.skill, style_of[record.id])
-            predictions[record.id] = {"id": record.id, "prediction": text, "parsed": parse_option_letter(text, LETTERS[: len(record.options)])}
+            predictions[record.id] = {
+                "id": record.id,
+                "prediction": text,
+                "parsed": parse_option_letter(text, LETTERS[: len(record.options)]),
+            }
         lenient = letter_verdicts(records, {q: line["parsed"] for q, line in predictions.items()})
         reference = reference_verdicts(get_task(benchmark).reference_rule, records, predictions)
         for style in styles:

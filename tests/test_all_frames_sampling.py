@@ -18,11 +18,10 @@ import pytest
 import torch
 from helpers.make_videos import VideoSpec, read_codes, write_coded_video
 
+from infvideo.cli.paper import inference_config
 from infvideo.data.record import QuestionRecord
-from infvideo.eval import runner
 from infvideo.eval.backends import build_backend
 from infvideo.eval.config import load_config
-from infvideo.cli.paper import inference_config
 from infvideo.eval.predictions import read_records
 from infvideo.eval.runner import encode_video, run_predictions, sample_chunks
 from infvideo.eval.token_cache import TokenCache
@@ -47,10 +46,18 @@ def videos(tmp_path_factory):
 
 def config_for(tmp_path, **extra):
     overrides = [
-        "model.name=video_llama", f"run.output_dir={tmp_path / 'runs'}", "sampling.rule=all_frames",
-        "sampling.frames_per_chunk=16", "sampling.num_chunks=8", "sampling.backend=pyav",
-        "memory.num_basis=16", "memory.num_samples=32", "memory.sticky=true", "model.alpha=0.5",
-        "generation.max_new_tokens=6", *[f"{k}={v}" for k, v in extra.items()],
+        "model.name=video_llama",
+        f"run.output_dir={tmp_path / 'runs'}",
+        "sampling.rule=all_frames",
+        "sampling.frames_per_chunk=16",
+        "sampling.num_chunks=8",
+        "sampling.backend=pyav",
+        "memory.num_basis=16",
+        "memory.num_samples=32",
+        "memory.sticky=true",
+        "model.alpha=0.5",
+        "generation.max_new_tokens=6",
+        *[f"{k}={v}" for k, v in extra.items()],
     ]
     return load_config(overrides=overrides)
 
@@ -163,7 +170,6 @@ def test_tiny_video_llama_answers_with_a_one_frame_last_chunk(tmp_path, videos, 
 @pytest.mark.parametrize("benchmark", ["nextqa", "nextoe"])
 def test_video_llama_next_configs_and_scripts_feed_every_frame_in_chunks_of_256(benchmark):
     """The reference's README runs NExT-QA with ``--max_int 256`` (README.md line 39)."""
-    for config in (load_config(f"video_llama/{benchmark}"),
-                   inference_config("video_llama", benchmark, ["--max_int", "256", "--sticky"])):
+    for config in (load_config(f"video_llama/{benchmark}"), inference_config("video_llama", benchmark, ["--max_int", "256", "--sticky"])):
         assert (config.sampling.rule, config.sampling.frames_per_chunk) == ("all_frames", 256)
         assert sample_chunks(config, 1300) == reference_fragments(1300, 256)

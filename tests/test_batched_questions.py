@@ -5,21 +5,21 @@ sampling and beam search stay one by one (each question's seed); errors stay per
 import dataclasses
 
 import pytest
-import torch
-
-import test_videochat2 as chat2
 import test_video_llama as llama
+import test_videochat2 as chat2
+import torch
 from helpers.make_videos import VideoSpec, write_coded_video
+
 from infvideo.data.record import QuestionRecord
 from infvideo.eval.backends import build_backend
 from infvideo.eval.config import load_config
 from infvideo.eval.predictions import read_records
 from infvideo.eval.runner import run_predictions
 from infvideo.eval.seeding import question_seed
-from infvideo.models.video_llama import prompts as llama_prompts
-from infvideo.models.videochat2 import prompts as chat2_prompts
 from infvideo.models.base import GenerationSettings
 from infvideo.models.batching import left_pad
+from infvideo.models.video_llama import prompts as llama_prompts
+from infvideo.models.videochat2 import prompts as chat2_prompts
 
 
 def test_left_pad_puts_padding_first_and_masks_it():
@@ -48,7 +48,9 @@ def make_stop_early(language_model, answers: list[torch.Tensor], stop_id: int) -
     steps (random tiny models would otherwise run every row to max_new_tokens)."""
     rows = [answer[0].tolist() for answer in answers]
     token = next(
-        row[p] for p in range(1, len(rows[0])) for row in rows
+        row[p]
+        for p in range(1, len(rows[0]))
+        for row in rows
         if p < len(row) and row[p] != stop_id and any(row[p] not in other for other in rows)
     )
     with torch.no_grad():
@@ -132,9 +134,17 @@ def questions(path) -> list[QuestionRecord]:
 
 def config_for(tmp_path, model, name, **extra):
     overrides = [
-        f"model.name={model}", f"run.output_dir={tmp_path / 'runs'}", f"run.name={name}", "sampling.frames_per_chunk=4",
-        "sampling.num_chunks=2", "memory.num_basis=16", "memory.num_samples=32", "memory.sticky=true", "model.alpha=0.5",
-        "generation.max_new_tokens=8", *[f"{key}={value}" for key, value in extra.items()],
+        f"model.name={model}",
+        f"run.output_dir={tmp_path / 'runs'}",
+        f"run.name={name}",
+        "sampling.frames_per_chunk=4",
+        "sampling.num_chunks=2",
+        "memory.num_basis=16",
+        "memory.num_samples=32",
+        "memory.sticky=true",
+        "model.alpha=0.5",
+        "generation.max_new_tokens=8",
+        *[f"{key}={value}" for key, value in extra.items()],
     ]
     return load_config(overrides=overrides)
 

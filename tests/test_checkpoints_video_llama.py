@@ -117,7 +117,10 @@ def test_eva_values_and_fused_qkv_bias(originals, original_files):
     assert sorted(unmatched) == sorted(k for k in sd if k.startswith("blocks.3."))  # the extra 4th block
     assert not report.unexpected and report.loaded == list(ours)
     # ln_vision comes from the BLIP-2 file; everything outside vision_model from the other files
-    assert [k for k in report.missing if k.startswith("vision_model.")] == ["vision_model.post_layernorm.weight", "vision_model.post_layernorm.bias"]
+    assert [k for k in report.missing if k.startswith("vision_model.")] == [
+        "vision_model.post_layernorm.weight",
+        "vision_model.post_layernorm.bias",
+    ]
     layer = model.vision_model.encoder.layers[1].self_attn
     q, v = sd["blocks.1.attn.q_bias"], sd["blocks.1.attn.v_bias"]
     torch.testing.assert_close(layer.qkv.bias, torch.cat([q, torch.zeros_like(q), v]), rtol=0, atol=0)
@@ -149,7 +152,10 @@ def test_blip2_values_and_dropped_text_path(originals, original_files):
     q = model.qformer
     torch.testing.assert_close(q.layernorm.weight, sd["Qformer.bert.embeddings.LayerNorm.weight"], rtol=0, atol=0)
     torch.testing.assert_close(
-        q.encoder.layer[0].crossattention.attention.key.weight, sd["Qformer.bert.encoder.layer.0.crossattention.self.key.weight"], rtol=0, atol=0
+        q.encoder.layer[0].crossattention.attention.key.weight,
+        sd["Qformer.bert.encoder.layer.0.crossattention.self.key.weight"],
+        rtol=0,
+        atol=0,
     )
     torch.testing.assert_close(
         q.encoder.layer[1].output_query.LayerNorm.bias, sd["Qformer.bert.encoder.layer.1.output_query.LayerNorm.bias"], rtol=0, atol=0
@@ -166,7 +172,9 @@ def test_finetune_values_and_dropped_buffers(originals, original_files):
     assert sorted(unmatched) == sorted(k for k in sd if k.endswith("position_ids") or k.endswith("inv_freq"))
     torch.testing.assert_close(
         model.video_qformer.encoder.layer[1].crossattention.attention.value.bias,
-        sd["video_Qformer.bert.encoder.layer.1.crossattention.self.value.bias"], rtol=0, atol=0,
+        sd["video_Qformer.bert.encoder.layer.1.crossattention.self.value.bias"],
+        rtol=0,
+        atol=0,
     )
     torch.testing.assert_close(model.video_qformer.layernorm.bias, sd["video_Qformer.bert.embeddings.LayerNorm.bias"], rtol=0, atol=0)
     torch.testing.assert_close(model.video_query_tokens, sd["video_query_tokens"], rtol=0, atol=0)
@@ -201,7 +209,9 @@ def _lavis_vit(sd: dict, ln_vision: dict, pixels: torch.Tensor) -> torch.Tensor:
         b = f"blocks.{i}."
         x = x + _lavis_attention(sd, i, F.layer_norm(x, (d,), sd[b + "norm1.weight"], sd[b + "norm1.bias"], eps=1e-6), SIZES.vision_heads)
         h = F.layer_norm(x, (d,), sd[b + "norm2.weight"], sd[b + "norm2.bias"], eps=1e-6)
-        x = x + F.linear(F.gelu(F.linear(h, sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"])), sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
+        x = x + F.linear(
+            F.gelu(F.linear(h, sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"])), sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"]
+        )
     return F.layer_norm(x, (d,), ln_vision["ln_vision.weight"], ln_vision["ln_vision.bias"], eps=1e-5)
 
 
@@ -240,7 +250,9 @@ def test_full_load_covers_every_key_and_round_trips(original_files, tmp_path):
         assert set(loaded) == {k for k in model.state_dict() if not k.startswith("language_model.")}
         assert all(not r.unexpected for r in reports.values())
         outputs.append(model.visual_pipeline(pixels))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{stem}.{ext}" for stem in ("eva_vit_g", "blip2_pretrained_flant5xxl", "finetune-vicuna7b-v2") for ext in ("json", "safetensors"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{stem}.{ext}" for stem in ("eva_vit_g", "blip2_pretrained_flant5xxl", "finetune-vicuna7b-v2") for ext in ("json", "safetensors")
+    )
     for other in outputs[1:]:
         torch.testing.assert_close(other, outputs[0], rtol=0, atol=0)
 
@@ -267,7 +279,9 @@ def test_missing_file_names_file_and_publisher(tmp_path, original_files):
     with pytest.raises(FileNotFoundError, match=r"eva_vit_g\.pth.*storage\.googleapis\.com/sfr-vision-language-research/LAVIS"):
         load_original(tmp_path / "eva_vit_g.pth", video_llama_file("vision").published_at)
     with pytest.raises(FileNotFoundError, match=r"finetune-vicuna7b-v2\.pth.*DAMO-NLP-SG/Video-LLaMA-Series"):
-        load_video_llama_weights(VideoLLaMALayout(SIZES), original_files["vision"], original_files["blip2"], tmp_path / "finetune-vicuna7b-v2.pth")
+        load_video_llama_weights(
+            VideoLLaMALayout(SIZES), original_files["vision"], original_files["blip2"], tmp_path / "finetune-vicuna7b-v2.pth"
+        )
     with pytest.raises(FileNotFoundError, match=r"no-llm.*MovieChat-vicuna"):
         load_llama_folder(tmp_path / "no-llm")
 
@@ -413,11 +427,17 @@ def test_real_bert_loads_into_instructblip_qformer(minilm_folder, monkeypatch):
         InstructBlipQFormerConfig(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536, vocab_size=30522)
     ).eval()
     report = load_converted(
-        qformer, renamed,
+        qformer,
+        renamed,
         expected_missing=[r"encoder\.layer\.\d+\.(?:crossattention|intermediate_query|output_query)\..+"],
         expected_unexpected=[r"embeddings\.position_ids", r"embeddings\.token_type_embeddings\.weight", r"pooler\..+"],
     )
-    assert sorted(report.unexpected) == ["embeddings.position_ids", "embeddings.token_type_embeddings.weight", "pooler.dense.bias", "pooler.dense.weight"]
+    assert sorted(report.unexpected) == [
+        "embeddings.position_ids",
+        "embeddings.token_type_embeddings.weight",
+        "pooler.dense.bias",
+        "pooler.dense.weight",
+    ]
     assert {k.split(".")[3] for k in report.missing} == {"crossattention", "intermediate_query", "output_query"}
     assert {int(k.split(".")[2]) for k in report.missing if ".crossattention." in k} == {0, 2, 4}  # every 2nd layer
     assert len(report.loaded) == len(original) - 4

@@ -26,6 +26,8 @@ from helpers.original_videochat2 import (
 )
 
 from infvideo.models.checkpoint_io import check_leftovers, load_converted
+from infvideo.models.tokenizers import real_bert_tokenizer, tiny_bert_tokenizer, tiny_llama_tokenizer
+from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers
 from infvideo.models.videochat2.convert import (
     STAGE3_DROPS,
     UMT_QFORMER_DROPS,
@@ -39,8 +41,6 @@ from infvideo.models.videochat2.convert import (
     videochat2_file,
 )
 from infvideo.models.videochat2.prompts import MULTIPLE_CHOICE_SYSTEM, nextqa_prompt
-from infvideo.models.tokenizers import real_bert_tokenizer, tiny_bert_tokenizer, tiny_llama_tokenizer
-from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers
 
 DEPTH = 2  # UMT blocks of the tiny preset (the real model runs 23)
 
@@ -129,7 +129,23 @@ def test_real_bert_tokenizer_is_bert_base_uncased_plus_dec():
     assert ids == [101, 5362, 3422, 1996, 2678, 1025, 1996, 3899, 3216, 4895, 8671, 2666, 3567, 6321, 3435, 999, 102]
     lines = vocab_file.read_text(encoding="utf-8").splitlines()
     assert [lines[i] for i in ids] == [
-        "[CLS]", "carefully", "watch", "the", "video", ";", "the", "dog", "runs", "un", "##bel", "##ie", "##va", "##bly", "fast", "!", "[SEP]",
+        "[CLS]",
+        "carefully",
+        "watch",
+        "the",
+        "video",
+        ";",
+        "the",
+        "dog",
+        "runs",
+        "un",
+        "##bel",
+        "##ie",
+        "##va",
+        "##bly",
+        "fast",
+        "!",
+        "[SEP]",
     ]
     assert tokenizer("[DEC] hello").input_ids == [101, 30522, 7592, 102]  # "[DEC]" is one special token
     # the same WordPiece as the tokenizer.json shipped next to vocab.txt (transformers not involved)
@@ -170,7 +186,9 @@ def test_umt_qformer_conversion_keys_values_and_drops(files):
         ours["qformer.encoder.layer.2.crossattention.attention.value.weight"],
         original["qformer.bert.encoder.layer.2.crossattention.self.value.weight"],
     )
-    assert torch.equal(ours["qformer.encoder.layer.1.output.LayerNorm.bias"], original["qformer.bert.encoder.layer.1.output.LayerNorm.bias"])
+    assert torch.equal(
+        ours["qformer.encoder.layer.1.output.LayerNorm.bias"], original["qformer.bert.encoder.layer.1.output.LayerNorm.bias"]
+    )
 
 
 def test_stage3_conversion_separates_the_lora_factors(reference, lora):
@@ -252,7 +270,11 @@ def test_umt_file_alone_fills_the_vision_encoder_and_qformer(files):
     ours, unmatched = convert_umt_qformer(load_original(paths["umt_qformer"]), depth=DEPTH)
     check_leftovers(unmatched, umt_qformer_drops(DEPTH), "umt")
     report = load_converted(model, ours, expected_missing=videochat2_file("umt_qformer").expected_missing)
-    assert {k for k in report.missing if not k.startswith("language_model.")} == {"extra_query_tokens", "mistral_proj.weight", "mistral_proj.bias"}
+    assert {k for k in report.missing if not k.startswith("language_model.")} == {
+        "extra_query_tokens",
+        "mistral_proj.weight",
+        "mistral_proj.bias",
+    }
     for chunk in frames(8):
         torch.testing.assert_close(model.encode_chunk(chunk), stage1_model.encode_chunk(chunk), rtol=0, atol=0)
 
@@ -266,7 +288,9 @@ def test_cache_and_an_already_loaded_language_model(files, reference, merged_llm
         assert model.language_model is base
         assert_same_outputs(model, reference, merged_llm)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(f"{stem}.{ext}" for stem in ("umt_l16_qformer", "videochat2_mistral_7b_stage3") for ext in ("json", "safetensors"))
+    assert names == sorted(
+        f"{stem}.{ext}" for stem in ("umt_l16_qformer", "videochat2_mistral_7b_stage3") for ext in ("json", "safetensors")
+    )
     sidecar = json.loads((tmp_path / "videochat2_mistral_7b_stage3.json").read_text())
     assert f"{PEFT_PREFIX}lm_head.lora_B.default.weight" in sidecar["kept"]  # LoRA factors survive the cache
     assert sidecar["dropped"] == ["qformer.bert.embeddings.position_ids"]
@@ -291,7 +315,9 @@ def test_missing_files_name_the_file_and_its_publisher(files, tmp_path):
     state = copy.deepcopy(model.state_dict())
     with pytest.raises(FileNotFoundError, match=r"umt_l16_qformer\.pth.*pjlab-gvm-data\.oss-cn-shanghai\.aliyuncs\.com/videochat2"):
         load_videochat2_weights(model, tmp_path / "umt_l16_qformer.pth", paths["stage3"], paths["mistral"])
-    with pytest.raises(FileNotFoundError, match=r"videochat2_mistral_7b_stage3\.pth.*huggingface\.co/OpenGVLab/VideoChat2_stage3_Mistral_7B"):
+    with pytest.raises(
+        FileNotFoundError, match=r"videochat2_mistral_7b_stage3\.pth.*huggingface\.co/OpenGVLab/VideoChat2_stage3_Mistral_7B"
+    ):
         load_videochat2_weights(model, paths["umt_qformer"], tmp_path / "videochat2_mistral_7b_stage3.pth", paths["mistral"])
     with pytest.raises(FileNotFoundError, match=r"no-mistral.*huggingface\.co/mistralai/Mistral-7B-Instruct-v0\.2"):
         load_videochat2_weights(model, paths["umt_qformer"], paths["stage3"], tmp_path / "no-mistral")
@@ -314,7 +340,9 @@ def test_wrong_shapes_are_clear_errors(reference, lora, tmp_path):
 
     with pytest.raises(ValueError, match=r"extra_query_tokens: checkpoint \[1, 5, 48\] vs model \[1, 8, 48\]"):
         load_videochat2_weights(model, umt, stage3_with(extra_query_tokens=torch.zeros(1, 5, 48)))
-    with pytest.raises(ValueError, match=r"blocks\.0\.attn\.qkv\.weight: expected a fused \[3·width, width\] qkv weight, got shape \[64, 64\]"):
+    with pytest.raises(
+        ValueError, match=r"blocks\.0\.attn\.qkv\.weight: expected a fused \[3·width, width\] qkv weight, got shape \[64, 64\]"
+    ):
         load_videochat2_weights(model, umt, stage3_with(**{"vision_encoder.encoder.blocks.0.attn.qkv.weight": torch.zeros(64, 64)}))
     a_key = f"{PEFT_PREFIX}model.layers.0.self_attn.q_proj.lora_A.default.weight"
     with pytest.raises(ValueError, match=r"model\.layers\.0\.self_attn\.q_proj: LoRA shapes A \[8, 64\], B \[64, 16\] do not fit rank 16"):

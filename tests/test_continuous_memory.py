@@ -131,7 +131,9 @@ def test_constants_first_built_in_inference_mode_serve_autograd_later(compat, pr
 
 @pytest.mark.parametrize("attention,basis", [("gaussian", "gaussian"), ("gaussian", "rectangular"), ("gibbs", "gaussian")])
 def test_other_attentions_and_bases_run(attention, basis, projections):
-    memory = ContinuousMemory(num_basis=32, num_samples=64, attention=attention, basis=basis, sticky=True, generator=torch.Generator().manual_seed(0))
+    memory = ContinuousMemory(
+        num_basis=32, num_samples=64, attention=attention, basis=basis, sticky=True, generator=torch.Generator().manual_seed(0)
+    )
     outputs = stream(memory, 3, projections)
     assert outputs[-1].shape == (1, 5, 48) and torch.isfinite(outputs[-1]).all()
     assert memory.density(torch.linspace(0, 1, 11)).shape == (1, 11)

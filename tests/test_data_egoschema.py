@@ -12,13 +12,16 @@ import pytest
 from infvideo.data.egoschema import read_egoschema
 from infvideo.data.record import MalformedRow, QuestionRecord
 
-UIDS = ["0074f737-11cb-497d-8d07-77c3a8127391", "00b9a0de-c59e-49cb-a127-6081e2fb8c8e",
-        "00f93e1e-cf4e-4835-88b4-4ad68216e86f"]
+UIDS = ["0074f737-11cb-497d-8d07-77c3a8127391", "00b9a0de-c59e-49cb-a127-6081e2fb8c8e", "00f93e1e-cf4e-4835-88b4-4ad68216e86f"]
 
 
 def question(q_uid: str, n: int) -> dict[str, Any]:
-    return {"q_uid": q_uid, "google_drive_id": f"drive-{n}", "question": f"What is c doing overall, {n}?",
-            **{f"option {i}": f"option text {n}.{i}" for i in range(5)}}
+    return {
+        "q_uid": q_uid,
+        "google_drive_id": f"drive-{n}",
+        "question": f"What is c doing overall, {n}?",
+        **{f"option {i}": f"option text {n}.{i}" for i in range(5)},
+    }
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -80,8 +83,7 @@ def test_skip_mode_reports_bad_questions_and_bad_answers(tmp_path: Path) -> None
     items = [question(uid, n) for n, uid in enumerate(UIDS)]
     del items[1]["option 4"]
     questions_file = write_json(tmp_path / "questions.json", items)
-    answers = write_json(tmp_path / "subset_answers.json",
-                         {UIDS[0]: 5, UIDS[1]: 2, UIDS[2]: 0, "not-a-question": 3})
+    answers = write_json(tmp_path / "subset_answers.json", {UIDS[0]: 5, UIDS[1]: 2, UIDS[2]: 0, "not-a-question": 3})
     result = read_egoschema(questions_file, tmp_path, answers_path=answers, on_error="skip")
 
     assert [r.id for r in result.records] == [UIDS[2]]

@@ -14,8 +14,7 @@ from infvideo.eval.tasks import read_benchmark
 
 IGVLM_HEADER = ["", "video_name", "question_id", "question", "answer", "a0", "a1", "a2", "a3", "a4"]
 EGOSCHEMA_HEADER = ["", "q_uid", "google_drive_id", "question", "answer", *(f"option {i}" for i in range(5))]
-UIDS = ["0074f737-11cb-497d-8d07-77c3a8127391", "00b9a0de-c59e-49cb-a127-6081e2fb8c8e",
-        "00f93e1e-cf4e-4835-88b4-4ad68216e86f"]
+UIDS = ["0074f737-11cb-497d-8d07-77c3a8127391", "00b9a0de-c59e-49cb-a127-6081e2fb8c8e", "00f93e1e-cf4e-4835-88b4-4ad68216e86f"]
 
 
 def row(n: int, answer_at: int) -> list[str]:
@@ -64,24 +63,26 @@ def test_egoschema_names_and_positional_layouts_read_alike(tmp_path: Path, rows:
 
 def test_named_columns_may_come_in_any_order(tmp_path: Path, rows: list[list[str]]) -> None:
     order = [9, 4, 1, 3, 0, 5, 6, 7, 8, 2]  # a4 first, answer before video_name, ...
-    shuffled = write_csv(tmp_path / "EgoSchema.csv", [IGVLM_HEADER[i] for i in order],
-                         [[r[i] for i in order] for r in rows])
+    shuffled = write_csv(tmp_path / "EgoSchema.csv", [IGVLM_HEADER[i] for i in order], [[r[i] for i in order] for r in rows])
     records = read_egoschema(shuffled, "/v").records
     assert [(r.id, r.answer, r.options[r.answer]) for r in records] == [
-        (UIDS[0], 3, 'option 0.3, said "c"'), (UIDS[1], 0, 'option 1.0, said "c"'), (UIDS[2], 4, 'option 2.4, said "c"')]
+        (UIDS[0], 3, 'option 0.3, said "c"'),
+        (UIDS[1], 0, 'option 1.0, said "c"'),
+        (UIDS[2], 4, 'option 2.4, said "c"'),
+    ]
 
 
 def test_video_pattern_is_respected(tmp_path: Path, rows: list[list[str]]) -> None:
-    (first, *_) = read_egoschema(write_csv(tmp_path / "EgoSchema.csv", IGVLM_HEADER, rows), tmp_path,
-                                 video_pattern="{video}/{video}.pt").records
+    (first, *_) = read_egoschema(
+        write_csv(tmp_path / "EgoSchema.csv", IGVLM_HEADER, rows), tmp_path, video_pattern="{video}/{video}.pt"
+    ).records
     assert first.video_path == os.path.join(str(tmp_path), f"{UIDS[0]}/{UIDS[0]}.pt")
 
 
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        (lambda r: r.__setitem__(4, "c does something else"),
-         "answer text 'c does something else' equals no option; expected exactly one"),
+        (lambda r: r.__setitem__(4, "c does something else"), "answer text 'c does something else' equals no option; expected exactly one"),
         # exact comparison, as the reference's ==: a trailing space is a different text
         (lambda r: r.__setitem__(4, r[4] + " "), "equals no option"),
         (lambda r: r.__setitem__(5, r[6]), "equals options 0, 1; expected exactly one"),
@@ -115,8 +116,7 @@ def test_repeated_q_uid_is_refused_even_when_skipping(tmp_path: Path, rows: list
 
 
 def test_unknown_header_of_the_wrong_width_is_refused(tmp_path: Path, rows: list[list[str]]) -> None:
-    csv_file = write_csv(tmp_path / "EgoSchema.csv", ["", "uid", "q", "a", "c0", "c1", "c2", "c3", "c4"],
-                         [r[:2] + r[3:] for r in rows])
+    csv_file = write_csv(tmp_path / "EgoSchema.csv", ["", "uid", "q", "a", "c0", "c1", "c2", "c3", "c4"], [r[:2] + r[3:] for r in rows])
     with pytest.raises(MalformedRow, match=r"EgoSchema\.csv, line 1 \(header\): unknown column names and 9 columns"):
         read_egoschema(csv_file, tmp_path, on_error="skip")
 

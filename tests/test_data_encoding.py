@@ -45,18 +45,29 @@ NEXTOE_HEADER = "video,frame_count,width,height,question,answer,qid,type,additio
 @pytest.mark.parametrize(
     ("benchmark", "lines", "kept"),
     [
-        ("nextqa", [NEXTQA_HEADER, "1,9,9,9,q?,0,1,CW,a,b,c,d,e", f"2,9,9,9,{MARK}?,0,1,CW,a,b,c,d,e",
-                    "3,9,9,9,q?,0,1,CW,a,b,c,d,e"], ["1_1", "3_1"]),
-        ("nextoe", [NEXTOE_HEADER, "1,9,9,9,q?,yes,1,CW,", f'2,9,9,9,"a quoted, {MARK}",no,1,CW,',
-                    "3,9,9,9,q?,maybe,1,CW,"], ["1_1", "3_1"]),
-        ("egoschema", [",video_name,question_id,question,answer,a0,a1,a2,a3,a4",
-                       "1,u1,d1,q?,a,a,b,c,d,e", f"2,u2,d2,q?,{MARK},{MARK},b,c,d,e", "3,u3,d3,q?,e,a,b,c,d,e"],
-         ["u1", "u3"]),
+        (
+            "nextqa",
+            [NEXTQA_HEADER, "1,9,9,9,q?,0,1,CW,a,b,c,d,e", f"2,9,9,9,{MARK}?,0,1,CW,a,b,c,d,e", "3,9,9,9,q?,0,1,CW,a,b,c,d,e"],
+            ["1_1", "3_1"],
+        ),
+        (
+            "nextoe",
+            [NEXTOE_HEADER, "1,9,9,9,q?,yes,1,CW,", f'2,9,9,9,"a quoted, {MARK}",no,1,CW,', "3,9,9,9,q?,maybe,1,CW,"],
+            ["1_1", "3_1"],
+        ),
+        (
+            "egoschema",
+            [
+                ",video_name,question_id,question,answer,a0,a1,a2,a3,a4",
+                "1,u1,d1,q?,a,a,b,c,d,e",
+                f"2,u2,d2,q?,{MARK},{MARK},b,c,d,e",
+                "3,u3,d3,q?,e,a,b,c,d,e",
+            ],
+            ["u1", "u3"],
+        ),
     ],
 )
-def test_csv_bad_byte_names_the_line_and_skip_keeps_the_rest(
-    tmp_path: Path, benchmark: str, lines: list[str], kept: list[str]
-) -> None:
+def test_csv_bad_byte_names_the_line_and_skip_keeps_the_rest(tmp_path: Path, benchmark: str, lines: list[str], kept: list[str]) -> None:
     csv_file = write_with_bad_byte(tmp_path / "annotations.csv", "\n".join(lines) + "\n")
     with pytest.raises(MalformedRow) as caught:
         read_benchmark(benchmark, csv_file, tmp_path)
@@ -83,10 +94,18 @@ def test_csv_good_non_ascii_text_is_read(tmp_path: Path) -> None:
     assert record.question == "Où est le café ?"
 
 
-VIDEO_MME_ROW = {"video_id": "001", "duration": "short", "domain": "Knowledge", "sub_category": "History",
-                 "url": "https://www.youtube.com/watch?v=fFjv93ACGo8", "videoID": "fFjv93ACGo8",
-                 "task_type": "Counting Problem", "question": "How many?",
-                 "options": ["A. Two.", "B. Three.", "C. Four.", "D. Five."], "answer": "C"}
+VIDEO_MME_ROW = {
+    "video_id": "001",
+    "duration": "short",
+    "domain": "Knowledge",
+    "sub_category": "History",
+    "url": "https://www.youtube.com/watch?v=fFjv93ACGo8",
+    "videoID": "fFjv93ACGo8",
+    "task_type": "Counting Problem",
+    "question": "How many?",
+    "options": ["A. Two.", "B. Three.", "C. Four.", "D. Five."],
+    "answer": "C",
+}
 
 
 def video_mme_rows(marked: int | None = None) -> list[dict[str, Any]]:
@@ -97,8 +116,7 @@ def video_mme_rows(marked: int | None = None) -> list[dict[str, Any]]:
 
 
 def test_jsonl_bad_byte_in_a_string_names_the_line(tmp_path: Path) -> None:
-    jsonl = write_with_bad_byte(tmp_path / "videomme.jsonl",
-                                "".join(json.dumps(row) + "\n" for row in video_mme_rows(marked=1)))
+    jsonl = write_with_bad_byte(tmp_path / "videomme.jsonl", "".join(json.dumps(row) + "\n" for row in video_mme_rows(marked=1)))
     with pytest.raises(MalformedRow) as caught:
         read_benchmark("video_mme", jsonl, tmp_path)
     assert_names_bad_byte(caught.value, jsonl, "line 2")
@@ -138,10 +156,10 @@ def test_egoschema_questions_json_bad_byte_names_the_question(tmp_path: Path) ->
 
 def test_grouped_video_mme_bad_byte_names_the_question(tmp_path: Path) -> None:
     questions = [{key: VIDEO_MME_ROW[key] for key in ("question", "options", "answer")} for _ in range(2)]
-    videos = [{"url": "https://www.youtube.com/watch?v=aaaaaaaaaaa", "duration_category": "short",
-               "questions": [dict(q) for q in questions]},
-              {"url": "https://www.youtube.com/watch?v=bbbbbbbbbbb", "duration_category": "long",
-               "questions": [dict(q) for q in questions]}]
+    videos = [
+        {"url": "https://www.youtube.com/watch?v=aaaaaaaaaaa", "duration_category": "short", "questions": [dict(q) for q in questions]},
+        {"url": "https://www.youtube.com/watch?v=bbbbbbbbbbb", "duration_category": "long", "questions": [dict(q) for q in questions]},
+    ]
     videos[1]["questions"][0]["question"] = MARK
     json_file = write_with_bad_byte(tmp_path / "videomme.json", json.dumps(videos))
     with pytest.raises(MalformedRow) as caught:
@@ -196,9 +214,11 @@ def test_parquet_bad_bytes_in_a_text_column_name_the_row(tmp_path: Path) -> None
 
 
 def movie(video: str) -> dict[str, Any]:
-    return {"info": {"video_path": f"{video}.mp4", "fps": 24.0, "num_frame": 100},
-            "global": [{"question": "What happens?", "answer": "A plot."}, {"question": "Night?", "answer": "Yes."}],
-            "breakpoint": []}
+    return {
+        "info": {"video_path": f"{video}.mp4", "fps": 24.0, "num_frame": 100},
+        "global": [{"question": "What happens?", "answer": "A plot."}, {"question": "Night?", "answer": "Yes."}],
+        "breakpoint": [],
+    }
 
 
 def test_moviechat_bad_byte_in_a_question_skips_that_question(tmp_path: Path) -> None:

@@ -37,8 +37,17 @@ def test_folder_reads_the_seven_tasks_in_order_field_by_field(tmp_path: Path) ->
     result = read_mlvu(FIXTURES, tmp_path / "video")
 
     assert result.problems == []
-    assert [r.id for r in result.records] == ["plotQA_0", "plotQA_1", "needle_0", "ego_0", "count_0", "order_0",
-                                              "anomaly_reco_0", "topic_reasoning_0", "topic_reasoning_1"]
+    assert [r.id for r in result.records] == [
+        "plotQA_0",
+        "plotQA_1",
+        "needle_0",
+        "ego_0",
+        "count_0",
+        "order_0",
+        "anomaly_reco_0",
+        "topic_reasoning_0",
+        "topic_reasoning_1",
+    ]
     assert result.records[2] == QuestionRecord(
         id="needle_0",
         dataset="mlvu",
@@ -103,8 +112,10 @@ def _set(key: str, value: Any):
         (lambda row: row.pop("video"), "missing 'video'"),
         (_set("answer", "A green kite"), "answer 'A green kite' is not one of the candidates"),
         (_set("answer", 2), "'answer' should be text"),
-        (lambda row: row.update(candidates=["Same", "Other", "Same", "Else"], answer="Same"),
-         "answer 'Same' is candidates A, C alike, so the right letter is ambiguous"),
+        (
+            lambda row: row.update(candidates=["Same", "Other", "Same", "Else"], answer="Same"),
+            "answer 'Same' is candidates A, C alike, so the right letter is ambiguous",
+        ),
         (_set("candidates", "A red book, A phone"), "'candidates' should be a list of non-blank texts"),
         (_set("candidates", ["A red book", 7]), "'candidates' should be a list of non-blank texts"),
         (_set("candidates", ["A red book", " "]), "'candidates' should be a list of non-blank texts"),
@@ -164,8 +175,10 @@ def test_skip_mode_lists_bad_rows_and_keeps_ids_in_place(json_folder: Path) -> N
     ids = [r.id for r in result.records]
     assert "plotQA_0" not in ids and "plotQA_1" in ids  # the second row keeps its position-based id
     assert "count_1" in ids and "count_0" not in ids
-    assert [(Path(p.source).name, p.row) for p in result.problems] == [("1_plotQA.json", "[0] (video=movie101_12.mp4)"),
-                                                                        ("4_count.json", "[0]")]
+    assert [(Path(p.source).name, p.row) for p in result.problems] == [
+        ("1_plotQA.json", "[0] (video=movie101_12.mp4)"),
+        ("4_count.json", "[0]"),
+    ]
     assert "'Purple' is not one of the candidates" in result.problems[0].reason
 
 
@@ -178,4 +191,3 @@ def test_task_names_are_the_file_names_without_their_number() -> None:
     assert TASKS == ("plotQA", "needle", "ego", "count", "order", "anomaly_reco", "topic_reasoning")
     assert task_name(Path("6_anomaly_reco.json")) == "anomaly_reco" and task_name(Path("needle.json")) == "needle"
     assert task_name(Path("dev_2_needle.json")) == "dev_2_needle"  # only a leading number is MLVU's
-

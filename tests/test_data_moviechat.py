@@ -17,10 +17,11 @@ def movie(video_file: str, n: int) -> dict[str, Any]:
     return {
         "caption": f"a long caption of movie {n}",
         "info": {"video_path": video_file, "fps": 24.0, "num_frame": 12000 + n, "url": "", "class": "drama"},
-        "global": [{"question": f"What is movie {n} about?", "answer": f"Plot {n}."},
-                   {"question": "Is it night?", "answer": "Yes."}],
-        "breakpoint": [{"time": 1500 + n, "question": "What is the man holding?", "answer": "A cup."},
-                       {"time": 9000, "question": "Where are they?", "answer": "In a car."}],
+        "global": [{"question": f"What is movie {n} about?", "answer": f"Plot {n}."}, {"question": "Is it night?", "answer": "Yes."}],
+        "breakpoint": [
+            {"time": 1500 + n, "question": "What is the man holding?", "answer": "A cup."},
+            {"time": 9000, "question": "Where are they?", "answer": "In a car."},
+        ],
     }
 
 
@@ -70,8 +71,7 @@ def test_breakpoint_mode_field_by_field(tmp_path: Path, annotations: Path) -> No
 
 
 def test_global_and_breakpoint_ids_do_not_collide(tmp_path: Path, annotations: Path) -> None:
-    both = [*read_moviechat(annotations, tmp_path).records,
-            *read_moviechat(annotations, tmp_path, mode="breakpoint").records]
+    both = [*read_moviechat(annotations, tmp_path).records, *read_moviechat(annotations, tmp_path, mode="breakpoint").records]
     assert len({r.id for r in both}) == len(both) == 8
 
 

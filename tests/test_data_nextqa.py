@@ -77,8 +77,7 @@ def test_video_map_resolves_the_nested_layout(tmp_path: Path) -> None:
     map_file = tmp_path / "map_vid_vidorID.json"
     map_file.write_text('{"4010069381": "1164/4010069381", "4882821564": "0036/4882821564"}')
     records = read_nextqa(csv_file, "/v", video_map=map_file).records
-    assert [r.video_path for r in records] == [
-        os.path.join("/v", "1164/4010069381.mp4"), os.path.join("/v", "0036/4882821564.mp4")]
+    assert [r.video_path for r in records] == [os.path.join("/v", "1164/4010069381.mp4"), os.path.join("/v", "0036/4882821564.mp4")]
     assert records[0].video_id == "4010069381"  # the id stays the csv's video id
 
 

@@ -28,9 +28,15 @@ def nextqa_csv(tmp_path: Path, *rows: str) -> Path:
 
 
 def test_task_table_names_every_benchmarks_reader() -> None:
-    assert {name: task.reader for name, task in TASKS.items()} == {"nextqa": read_nextqa, "nextoe": read_nextoe, "egoschema": read_egoschema,
-                       "moviechat": read_moviechat, "video_mme": read_video_mme, "mlvu": read_mlvu,
-                       "longvideobench": read_longvideobench}
+    assert {name: task.reader for name, task in TASKS.items()} == {
+        "nextqa": read_nextqa,
+        "nextoe": read_nextoe,
+        "egoschema": read_egoschema,
+        "moviechat": read_moviechat,
+        "video_mme": read_video_mme,
+        "mlvu": read_mlvu,
+        "longvideobench": read_longvideobench,
+    }
 
 
 def test_read_benchmark_passes_options_through(tmp_path: Path) -> None:
@@ -74,8 +80,7 @@ def test_duplicate_ids_are_an_error_naming_them_even_when_skipping(tmp_path: Pat
 
 def test_ids_are_unique_across_a_normal_file(tmp_path: Path) -> None:
     # same video, different qids; same qid, different videos: all distinct ids
-    csv_file = nextqa_csv(tmp_path, "1,9,9,9,q,0,1,CH,a,b,c,d,e", "1,9,9,9,q,0,2,CH,a,b,c,d,e",
-                          "2,9,9,9,q,0,1,CH,a,b,c,d,e")
+    csv_file = nextqa_csv(tmp_path, "1,9,9,9,q,0,1,CH,a,b,c,d,e", "1,9,9,9,q,0,2,CH,a,b,c,d,e", "2,9,9,9,q,0,1,CH,a,b,c,d,e")
     ids = [r.id for r in read_nextqa(csv_file, tmp_path).records]
     assert ids == ["1_1", "1_2", "2_1"]
 

@@ -13,18 +13,45 @@ from infvideo.data.record import MalformedRow, QuestionRecord, option_letter, op
 from infvideo.data.video_mme import read_video_mme
 
 ROWS: list[dict[str, Any]] = [
-    {"video_id": "001", "duration": "short", "domain": "Knowledge", "sub_category": "Humanity & History",
-     "url": "https://www.youtube.com/watch?v=fFjv93ACGo8", "videoID": "fFjv93ACGo8", "question_id": "001-1",
-     "task_type": "Counting Problem", "question": "When demonstrating the Germany modern Christmas tree, "
-     "how many colors are there?", "options": ["A. Two.", "B. Three.", "C. Four.", "D. Five."], "answer": "C"},
-    {"video_id": "001", "duration": "short", "domain": "Knowledge", "sub_category": "Humanity & History",
-     "url": "https://www.youtube.com/watch?v=fFjv93ACGo8", "videoID": "fFjv93ACGo8", "question_id": "001-2",
-     "task_type": "Information Synopsis", "question": "What is the genre of this video?",
-     "options": ["A. A news report.", "B. A documentary.", "C. A vlog.", "D. A tutorial."], "answer": "B"},
-    {"video_id": "601", "duration": "long", "domain": "Sports Competition", "sub_category": "Football",
-     "url": "https://www.youtube.com/watch?v=abcdefghijk", "videoID": "abcdefghijk", "question_id": "601-3",
-     "task_type": "Temporal Reasoning", "question": "What happens after the goal?",
-     "options": ["A. A red card.", "B. A substitution.", "C. Celebration.", "D. Half time."], "answer": "A"},
+    {
+        "video_id": "001",
+        "duration": "short",
+        "domain": "Knowledge",
+        "sub_category": "Humanity & History",
+        "url": "https://www.youtube.com/watch?v=fFjv93ACGo8",
+        "videoID": "fFjv93ACGo8",
+        "question_id": "001-1",
+        "task_type": "Counting Problem",
+        "question": "When demonstrating the Germany modern Christmas tree, how many colors are there?",
+        "options": ["A. Two.", "B. Three.", "C. Four.", "D. Five."],
+        "answer": "C",
+    },
+    {
+        "video_id": "001",
+        "duration": "short",
+        "domain": "Knowledge",
+        "sub_category": "Humanity & History",
+        "url": "https://www.youtube.com/watch?v=fFjv93ACGo8",
+        "videoID": "fFjv93ACGo8",
+        "question_id": "001-2",
+        "task_type": "Information Synopsis",
+        "question": "What is the genre of this video?",
+        "options": ["A. A news report.", "B. A documentary.", "C. A vlog.", "D. A tutorial."],
+        "answer": "B",
+    },
+    {
+        "video_id": "601",
+        "duration": "long",
+        "domain": "Sports Competition",
+        "sub_category": "Football",
+        "url": "https://www.youtube.com/watch?v=abcdefghijk",
+        "videoID": "abcdefghijk",
+        "question_id": "601-3",
+        "task_type": "Temporal Reasoning",
+        "question": "What happens after the goal?",
+        "options": ["A. A red card.", "B. A substitution.", "C. Celebration.", "D. Half time."],
+        "answer": "A",
+    },
 ]
 
 
@@ -54,8 +81,13 @@ def test_jsonl_rows_field_by_field(tmp_path: Path) -> None:
         options=("A. Two.", "B. Three.", "C. Four.", "D. Five."),
         answer=2,
         question_type="Counting Problem",
-        extra={"duration": "short", "domain": "Knowledge", "sub_category": "Humanity & History",
-               "url": "https://www.youtube.com/watch?v=fFjv93ACGo8", "video_number": "001"},
+        extra={
+            "duration": "short",
+            "domain": "Knowledge",
+            "sub_category": "Humanity & History",
+            "url": "https://www.youtube.com/watch?v=fFjv93ACGo8",
+            "video_number": "001",
+        },
     )
     assert result.records[0].answer_letter == "C"
     assert [r.answer for r in result.records] == [2, 1, 0]
@@ -92,8 +124,7 @@ def test_option_helpers_strip_the_letter_prefix(tmp_path: Path) -> None:
     ("change", "reason"),
     [
         (lambda r: r.update(options=r["options"][:3]), "expected 4 options, got 3"),
-        (lambda r: r.update(options=[r["options"][1], r["options"][0], *r["options"][2:]]),
-         "should start with 'A. '"),
+        (lambda r: r.update(options=[r["options"][1], r["options"][0], *r["options"][2:]]), "should start with 'A. '"),
         (lambda r: r.update(answer="c"), "answer should be one of A, B, C, D"),
         (lambda r: r.pop("videoID"), "missing 'videoID'"),
         (lambda r: r.update(options="A. Two."), "'options' should be a list of strings"),

@@ -13,25 +13,42 @@ from infvideo.data.record import DuplicateIdError, MalformedRow, QuestionRecord
 from infvideo.data.video_mme import read_video_mme
 from infvideo.eval.tasks import read_benchmark
 
-QUESTION_1 = {"question_id": "001-1", "task_type": "Counting Problem", "question": "How many colors are there?",
-              "options": ["A. Two.", "B. Three.", "C. Four.", "D. Five."], "answer": "C"}
-QUESTION_2 = {"question_id": "001-2", "task_type": "Information Synopsis", "question": "What is the genre?",
-              "options": ["A. News.", "B. Documentary.", "C. Vlog.", "D. Tutorial."], "answer": "B"}
+QUESTION_1 = {
+    "question_id": "001-1",
+    "task_type": "Counting Problem",
+    "question": "How many colors are there?",
+    "options": ["A. Two.", "B. Three.", "C. Four.", "D. Five."],
+    "answer": "C",
+}
+QUESTION_2 = {
+    "question_id": "001-2",
+    "task_type": "Information Synopsis",
+    "question": "What is the genre?",
+    "options": ["A. News.", "B. Documentary.", "C. Vlog.", "D. Tutorial."],
+    "answer": "B",
+}
 # what the reference itself needs and nothing more: no ids, no task types, no domain
 BARE_QUESTIONS = [
-    {"question": "What happens after the goal?", "options": ["A. A red card.", "B. A substitution.",
-                                                             "C. Celebration.", "D. Half time."], "answer": "A"},
-    {"question": "Who scores?", "options": ["A. Nobody.", "B. The keeper.", "C. The striker.", "D. A defender."],
-     "answer": "D"},
+    {
+        "question": "What happens after the goal?",
+        "options": ["A. A red card.", "B. A substitution.", "C. Celebration.", "D. Half time."],
+        "answer": "A",
+    },
+    {"question": "Who scores?", "options": ["A. Nobody.", "B. The keeper.", "C. The striker.", "D. A defender."], "answer": "D"},
 ]
 
 
 def videos() -> list[dict[str, Any]]:
     return [
-        {"video_id": "001", "duration_category": "short", "domain": "Knowledge", "sub_category": "Humanity & History",
-         "url": "https://www.youtube.com/watch?v=fFjv93ACGo8", "questions": [dict(QUESTION_1), dict(QUESTION_2)]},
-        {"url": "https://www.youtube.com/watch?v=abcdefghijk", "duration_category": "long",
-         "questions": [dict(q) for q in BARE_QUESTIONS]},
+        {
+            "video_id": "001",
+            "duration_category": "short",
+            "domain": "Knowledge",
+            "sub_category": "Humanity & History",
+            "url": "https://www.youtube.com/watch?v=fFjv93ACGo8",
+            "questions": [dict(QUESTION_1), dict(QUESTION_2)],
+        },
+        {"url": "https://www.youtube.com/watch?v=abcdefghijk", "duration_category": "long", "questions": [dict(q) for q in BARE_QUESTIONS]},
     ]
 
 
@@ -55,8 +72,13 @@ def test_grouped_json_field_by_field(tmp_path: Path) -> None:
         options=("A. Two.", "B. Three.", "C. Four.", "D. Five."),  # kept with their letters, as from parquet
         answer=2,
         question_type="Counting Problem",
-        extra={"duration": "short", "domain": "Knowledge", "sub_category": "Humanity & History",
-               "url": "https://www.youtube.com/watch?v=fFjv93ACGo8", "video_number": "001"},
+        extra={
+            "duration": "short",
+            "domain": "Knowledge",
+            "sub_category": "Humanity & History",
+            "url": "https://www.youtube.com/watch?v=fFjv93ACGo8",
+            "video_number": "001",
+        },
     )
     assert result.records[3] == QuestionRecord(
         id="abcdefghijk-2",
@@ -72,19 +94,23 @@ def test_grouped_json_field_by_field(tmp_path: Path) -> None:
 
 def test_grouped_json_and_flat_jsonl_give_equal_records(tmp_path: Path) -> None:
     video = videos()[0]
-    shared = {"video_id": "001", "duration": "short", "domain": "Knowledge", "sub_category": "Humanity & History",
-              "url": video["url"], "videoID": "fFjv93ACGo8"}
+    shared = {
+        "video_id": "001",
+        "duration": "short",
+        "domain": "Knowledge",
+        "sub_category": "Humanity & History",
+        "url": video["url"],
+        "videoID": "fFjv93ACGo8",
+    }
     jsonl = tmp_path / "videomme.jsonl"
     jsonl.write_text("".join(json.dumps({**shared, **q}) + "\n" for q in video["questions"]))
-    assert read_video_mme(write_json(tmp_path / "videomme.json", [video]), "/v").records == \
-        read_video_mme(jsonl, "/v").records
+    assert read_video_mme(write_json(tmp_path / "videomme.json", [video]), "/v").records == read_video_mme(jsonl, "/v").records
 
 
 def test_video_pattern_and_extra_url_parameters(tmp_path: Path) -> None:
     data = videos()
     data[1]["url"] = "https://www.youtube.com/watch?v=abcdefghijk&t=30s"
-    records = read_video_mme(write_json(tmp_path / "videomme.json", data), tmp_path,
-                             video_pattern="{video}/{video}.pt").records
+    records = read_video_mme(write_json(tmp_path / "videomme.json", data), tmp_path, video_pattern="{video}/{video}.pt").records
     assert records[2].video_id == "abcdefghijk"  # the id stops at "&"; the url is kept whole in extra
     assert records[2].video_path == os.path.join(str(tmp_path), "abcdefghijk/abcdefghijk.pt")
     assert records[2].extra["url"] == "https://www.youtube.com/watch?v=abcdefghijk&t=30s"
@@ -94,20 +120,24 @@ def test_video_pattern_and_extra_url_parameters(tmp_path: Path) -> None:
     ("change", "row", "reason"),
     [
         (lambda v: v[1]["questions"][1].update(answer="E"), "[1].questions[1]", "answer should be one of A, B, C, D"),
-        (lambda v: v[1]["questions"][0].update(options=["B. x", "A. y", "C. z", "D. w"]), "[1].questions[0]",
-         "should start with 'A. '"),
+        (lambda v: v[1]["questions"][0].update(options=["B. x", "A. y", "C. z", "D. w"]), "[1].questions[0]", "should start with 'A. '"),
         (lambda v: v[1]["questions"][0].pop("question"), "[1].questions[0]", "missing 'question'"),
-        (lambda v: v[1]["questions"].__setitem__(0, "not a question"), "[1].questions[0]",
-         "expected a JSON object (one question), got str"),
-        (lambda v: v[1].update(url="https://youtu.be/abcdefghijk"), "[1]",
-         "url 'https://youtu.be/abcdefghijk' has no YouTube id after 'watch?v='"),
+        (
+            lambda v: v[1]["questions"].__setitem__(0, "not a question"),
+            "[1].questions[0]",
+            "expected a JSON object (one question), got str",
+        ),
+        (
+            lambda v: v[1].update(url="https://youtu.be/abcdefghijk"),
+            "[1]",
+            "url 'https://youtu.be/abcdefghijk' has no YouTube id after 'watch?v='",
+        ),
         (lambda v: v[1].update(url="https://www.youtube.com/watch?v="), "[1]", "has no YouTube id"),
         (lambda v: v[1].pop("url"), "[1]", "missing 'url'"),
         (lambda v: v[1].update(questions={"question": "?"}), "[1]", "'questions' should be a list, got dict"),
     ],
 )
-def test_malformed_video_or_question_raises_naming_file_and_place(tmp_path: Path, change, row: str,
-                                                                  reason: str) -> None:
+def test_malformed_video_or_question_raises_naming_file_and_place(tmp_path: Path, change, row: str, reason: str) -> None:
     data = videos()
     change(data)
     json_file = write_json(tmp_path / "videomme.json", data)
@@ -117,8 +147,10 @@ def test_malformed_video_or_question_raises_naming_file_and_place(tmp_path: Path
 
 
 def test_skip_mode_leaves_out_and_lists_bad_videos_and_questions(tmp_path: Path) -> None:
-    data = [*videos(), {"url": "https://example.com/video.mp4", "duration_category": "medium",
-                        "questions": [dict(q) for q in BARE_QUESTIONS]}]
+    data = [
+        *videos(),
+        {"url": "https://example.com/video.mp4", "duration_category": "medium", "questions": [dict(q) for q in BARE_QUESTIONS]},
+    ]
     data[0]["questions"][1]["answer"] = "Z"
     json_file = write_json(tmp_path / "videomme.json", data)
     result = read_video_mme(json_file, tmp_path, on_error="skip")
@@ -153,8 +185,11 @@ def test_read_benchmark_dispatches_json_and_format_can_be_named(tmp_path: Path) 
     json_file = write_json(tmp_path / "videomme.json", videos())
     records = read_benchmark("video_mme", json_file, tmp_path / "videos")
     assert [(r.id, r.answer_letter, r.extra["duration"]) for r in records] == [
-        ("001-1", "C", "short"), ("001-2", "B", "short"), ("abcdefghijk-1", "A", "long"),
-        ("abcdefghijk-2", "D", "long")]
+        ("001-1", "C", "short"),
+        ("001-2", "B", "short"),
+        ("abcdefghijk-1", "A", "long"),
+        ("abcdefghijk-2", "D", "long"),
+    ]
     other_suffix = write_json(tmp_path / "videomme.txt", videos())
     assert read_video_mme(other_suffix, tmp_path / "videos", file_format="grouped_json").records == records
     with pytest.raises(ValueError, match="'parquet', 'jsonl', 'grouped_json'"):
@@ -176,8 +211,11 @@ def test_duration_category_outside_the_three_is_refused(tmp_path: Path) -> None:
     data = videos()
     data[0]["duration_category"] = "medium-long"
     json_file = write_json(tmp_path / "videomme.json", data)
-    with pytest.raises(MalformedRow, match=r"\[0\]\.questions\[0\]: duration 'medium-long' should be one of "
-                                           r"'short', 'medium', 'long'"):
+    with pytest.raises(
+        MalformedRow,
+        match=r"\[0\]\.questions\[0\]: duration 'medium-long' should be one of "
+        r"'short', 'medium', 'long'",
+    ):
         read_video_mme(json_file, tmp_path)
     result = read_video_mme(json_file, tmp_path, on_error="skip")
     assert [r.id for r in result.records] == ["abcdefghijk-1", "abcdefghijk-2"]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
-from infvideo.eval.tasks import read_benchmark, task_names
 from infvideo.errors import UserError
+from infvideo.eval.tasks import read_benchmark, task_names
 
 
 class OneQuestion(NamedTuple):
@@ -23,8 +24,7 @@ class OneQuestion(NamedTuple):
 
 def _nextqa(tmp_path: Path) -> OneQuestion:
     path = tmp_path / "val.csv"
-    path.write_text("video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n"
-                    "4010069381,9,9,9,q?,0,1,CW,a,b,c,d,e\n")
+    path.write_text("video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n4010069381,9,9,9,q?,0,1,CW,a,b,c,d,e\n")
     return OneQuestion(path, "4010069381", "4010069381.mp4")
 
 
@@ -43,38 +43,78 @@ def _egoschema(tmp_path: Path) -> OneQuestion:
 def _moviechat(tmp_path: Path) -> OneQuestion:
     path = tmp_path / "gt"
     path.mkdir()
-    (path / "7.json").write_text(json.dumps({"info": {"video_path": "7.mp4"}, "global": [
-        {"question": "q?", "answer": "a"}]}))
+    (path / "7.json").write_text(json.dumps({"info": {"video_path": "7.mp4"}, "global": [{"question": "q?", "answer": "a"}]}))
     return OneQuestion(path, "7", "7.mp4")
 
 
 def _video_mme(tmp_path: Path) -> OneQuestion:
     path = tmp_path / "videomme.jsonl"
-    path.write_text(json.dumps({"video_id": "001", "duration": "short", "videoID": "fFjv93ACGo8",
-                                "question_id": "001-1", "question": "q?", "answer": "A",
-                                "options": ["A. a", "B. b", "C. c", "D. d"]}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "video_id": "001",
+                "duration": "short",
+                "videoID": "fFjv93ACGo8",
+                "question_id": "001-1",
+                "question": "q?",
+                "answer": "A",
+                "options": ["A. a", "B. b", "C. c", "D. d"],
+            }
+        )
+        + "\n"
+    )
     return OneQuestion(path, "fFjv93ACGo8", "fFjv93ACGo8.mp4")
 
 
 def _mlvu(tmp_path: Path) -> OneQuestion:
     path = tmp_path / "2_needle.json"  # one task file; its videos lie in the folder named by its stem
-    path.write_text(json.dumps([{"video": "needle_3.mp4", "duration": 9.5, "question": "q?", "candidates": ["a", "b"],
-                                 "answer": "b", "question_type": "findNeedle"}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "video": "needle_3.mp4",
+                    "duration": 9.5,
+                    "question": "q?",
+                    "candidates": ["a", "b"],
+                    "answer": "b",
+                    "question_type": "findNeedle",
+                }
+            ]
+        )
+    )
     return OneQuestion(path, "needle/needle_3", "2_needle/needle_3.mp4")
 
 
 def _longvideobench(tmp_path: Path) -> OneQuestion:
     path = tmp_path / "lvb_val.json"
-    path.write_text(json.dumps([{"video_id": "86CxyhFV9MI", "id": "86CxyhFV9MI_0", "question": "q?",
-                                 "candidates": ["a", "b", "c", "d", "e"], "correct_choice": 4, "duration_group": 600,
-                                 "question_category": "TOS", "video_path": "86CxyhFV9MI.mp4"}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "video_id": "86CxyhFV9MI",
+                    "id": "86CxyhFV9MI_0",
+                    "question": "q?",
+                    "candidates": ["a", "b", "c", "d", "e"],
+                    "correct_choice": 4,
+                    "duration_group": 600,
+                    "question_category": "TOS",
+                    "video_path": "86CxyhFV9MI.mp4",
+                }
+            ]
+        )
+    )
     return OneQuestion(path, "86CxyhFV9MI", "86CxyhFV9MI.mp4")
 
 
 # One writer per benchmark of the task table: a one-question annotation file in its published format.
 ONE_QUESTION: dict[str, Callable[[Path], OneQuestion]] = {
-    "nextqa": _nextqa, "nextoe": _nextoe, "egoschema": _egoschema, "moviechat": _moviechat, "video_mme": _video_mme,
-    "mlvu": _mlvu, "longvideobench": _longvideobench,
+    "nextqa": _nextqa,
+    "nextoe": _nextoe,
+    "egoschema": _egoschema,
+    "moviechat": _moviechat,
+    "video_mme": _video_mme,
+    "mlvu": _mlvu,
+    "longvideobench": _longvideobench,
 }
 
 
@@ -109,8 +149,9 @@ def test_default_place_is_each_benchmarks_layout(tmp_path: Path, benchmark: str)
 
 
 def test_moviechat_default_is_the_files_own_video_path(tmp_path: Path) -> None:
-    (tmp_path / "7.json").write_text(json.dumps({"info": {"video_path": "movies/seven.avi"},
-                                                 "global": [{"question": "q?", "answer": "a"}]}))
+    (tmp_path / "7.json").write_text(
+        json.dumps({"info": {"video_path": "movies/seven.avi"}, "global": [{"question": "q?", "answer": "a"}]})
+    )
     (record,) = read_benchmark("moviechat", tmp_path, "/data")
     assert record.video_path == os.path.join("/data", "movies/seven.avi")
     (record,) = read_benchmark("moviechat", tmp_path, "/data", video_pattern="{video_id}.mkv")
@@ -120,15 +161,19 @@ def test_moviechat_default_is_the_files_own_video_path(tmp_path: Path) -> None:
 def test_nextqa_video_map_fills_video_while_video_id_stays_the_id(tmp_path: Path) -> None:
     annotations, _ = write_annotations(tmp_path, "nextqa")
     video_map = {"4010069381": "1164/4010069381"}
-    paths = [read_benchmark("nextqa", annotations, "/v", video_map=video_map, video_pattern=pattern)[0].video_path
-             for pattern in ("{video}.mp4", "{video_id}.mp4", "{video}/{video_id}.pt")]
-    assert paths == [os.path.join("/v", "1164/4010069381.mp4"), os.path.join("/v", "4010069381.mp4"),
-                     os.path.join("/v", "1164/4010069381/4010069381.pt")]
+    paths = [
+        read_benchmark("nextqa", annotations, "/v", video_map=video_map, video_pattern=pattern)[0].video_path
+        for pattern in ("{video}.mp4", "{video_id}.mp4", "{video}/{video_id}.pt")
+    ]
+    assert paths == [
+        os.path.join("/v", "1164/4010069381.mp4"),
+        os.path.join("/v", "4010069381.mp4"),
+        os.path.join("/v", "1164/4010069381/4010069381.pt"),
+    ]
 
 
 @pytest.mark.parametrize("benchmark", task_names())
-@pytest.mark.parametrize("pattern", ["{vid}.mp4", "{videoID}.mp4", "{0}.mp4", "{}.mp4", "{video_id.stem}.mp4",
-                                     "clip.mp4", "{video_id"])
+@pytest.mark.parametrize("pattern", ["{vid}.mp4", "{videoID}.mp4", "{0}.mp4", "{}.mp4", "{video_id.stem}.mp4", "clip.mp4", "{video_id"])
 def test_bad_pattern_is_a_user_error_naming_the_placeholders(tmp_path: Path, benchmark: str, pattern: str) -> None:
     annotations, _ = write_annotations(tmp_path, benchmark)
     with pytest.raises(UserError) as caught:

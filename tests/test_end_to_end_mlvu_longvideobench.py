@@ -17,8 +17,16 @@ from infvideo.data.mlvu import TASKS as MLVU_TASKS
 from infvideo.demo.synthetic_data import DemoSettings, write_video
 
 VIDEO = DemoSettings(seconds=4.0, fps=4, size=32)
-TINY = ["model.preset=tiny", "model.device=cpu", "sampling.backend=pyav", "sampling.frames_per_chunk=4", "sampling.num_chunks=2",
-        "generation.max_new_tokens=4", "memory.num_basis=16", "memory.num_samples=16"]
+TINY = [
+    "model.preset=tiny",
+    "model.device=cpu",
+    "sampling.backend=pyav",
+    "sampling.frames_per_chunk=4",
+    "sampling.num_chunks=2",
+    "generation.max_new_tokens=4",
+    "memory.num_basis=16",
+    "memory.num_samples=16",
+]
 FAMILIES = ("video_llama", "videochat2")
 
 
@@ -37,8 +45,14 @@ def write_mlvu(root: Path, video: Path) -> tuple[Path, Path]:
         (videos / stem).mkdir(parents=True)
         shutil.copyfile(video, videos / stem / "clip.mp4")
         candidates = ["a red square", "a green bar", "a blue square", "nothing"]
-        row = {"video": "clip.mp4", "duration": VIDEO.seconds, "question": f"What appears ({number})?",
-               "candidates": candidates, "answer": candidates[number % 4], "question_type": stem.split("_", 1)[1]}
+        row = {
+            "video": "clip.mp4",
+            "duration": VIDEO.seconds,
+            "question": f"What appears ({number})?",
+            "candidates": candidates,
+            "answer": candidates[number % 4],
+            "question_type": stem.split("_", 1)[1],
+        }
         (annotations / file).write_text(json.dumps([row], indent=4))
     return annotations, videos
 
@@ -48,13 +62,33 @@ def write_longvideobench(root: Path, video: Path) -> tuple[Path, Path]:
     videos = root / "videos"
     videos.mkdir(parents=True)
     shutil.copyfile(video, videos / "abc123XYZ_0.mp4")
-    common = {"video_id": "abc123XYZ_0", "video_path": "abc123XYZ_0.mp4", "subtitle_path": "abc123XYZ_0_en.json",
-              "duration": VIDEO.seconds, "topic_category": "NP-News-Programs", "level": "L1-Perception"}
+    common = {
+        "video_id": "abc123XYZ_0",
+        "video_path": "abc123XYZ_0.mp4",
+        "subtitle_path": "abc123XYZ_0_en.json",
+        "duration": VIDEO.seconds,
+        "topic_category": "NP-News-Programs",
+        "level": "L1-Perception",
+    }
     rows = [
-        {**common, "id": "abc123XYZ_0_0", "question": "What colour is the square?", "question_category": "TOS",
-         "candidates": ["red", "green", "blue", "yellow", "white"], "correct_choice": 4, "duration_group": 600},
-        {**common, "id": "abc123XYZ_0_1", "question": "What is in the middle?", "question_category": "E2O",
-         "candidates": ["a bar", "a square", "a circle", "nothing"], "correct_choice": 1, "duration_group": 15},
+        {
+            **common,
+            "id": "abc123XYZ_0_0",
+            "question": "What colour is the square?",
+            "question_category": "TOS",
+            "candidates": ["red", "green", "blue", "yellow", "white"],
+            "correct_choice": 4,
+            "duration_group": 600,
+        },
+        {
+            **common,
+            "id": "abc123XYZ_0_1",
+            "question": "What is in the middle?",
+            "question_category": "E2O",
+            "candidates": ["a bar", "a square", "a circle", "nothing"],
+            "correct_choice": 1,
+            "duration_group": 15,
+        },
     ]
     annotations = root / "lvb_val.json"
     annotations.write_text(json.dumps(rows, indent=4))
@@ -68,8 +102,21 @@ def predict_match_score(tmp_path: Path, video: Path, benchmark: str) -> list[Pat
     annotations, videos = WRITERS[benchmark](tmp_path / "data", video)
     runs = tmp_path / "runs"
     for family in FAMILIES:
-        assert main(["predict", "--config", f"{family}/{benchmark}", *TINY, f"data.annotations={annotations}",
-                     f"data.video_folder={videos}", f"run.output_dir={runs / family}", "--quiet"]) == 0, family
+        assert (
+            main(
+                [
+                    "predict",
+                    "--config",
+                    f"{family}/{benchmark}",
+                    *TINY,
+                    f"data.annotations={annotations}",
+                    f"data.video_folder={videos}",
+                    f"run.output_dir={runs / family}",
+                    "--quiet",
+                ]
+            )
+            == 0
+        ), family
     run_dirs = [next((runs / family / benchmark).iterdir()) for family in FAMILIES]
     assert main(["match", *map(str, run_dirs), "--quiet"]) == 0
     assert main(["score", *map(str, run_dirs), "--quiet"]) == 0

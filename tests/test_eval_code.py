@@ -9,11 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from infvideo.cli.paper import (
+    accuracy_main,
+    egoschema_submit_main,
+    extract_main,
+    judging_main,
+    matching_main,
+    run_inference,
+)
 from infvideo.demo.synthetic_data import DemoSettings, write_demo_data
 from infvideo.eval import backends
-from infvideo.cli.paper import (
-    accuracy_main, egoschema_submit_main, extract_main, judging_main, matching_main, run_inference,
-)
 from infvideo.eval.predictions import read_records
 from infvideo.eval.stand_in_server import base_url, start_server
 
@@ -37,7 +42,18 @@ def test_every_script_answers_help(script):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:")
     if script.parent.name == "eval" and script.name != "extract_features.py":
-        for flag in ("--max_int", "--num_samples", "--num_basis", "--tau", "--alpha", "--sticky", "--num-beams", "--temperature", "--video-folder", "--output-dir"):
+        for flag in (
+            "--max_int",
+            "--num_samples",
+            "--num_basis",
+            "--tau",
+            "--alpha",
+            "--sticky",
+            "--num-beams",
+            "--temperature",
+            "--video-folder",
+            "--output-dir",
+        ):
             assert flag in done.stdout, (script.name, flag)
 
 
@@ -45,14 +61,52 @@ def test_multiple_choice_through_the_reference_scripts(tmp_path, monkeypatch, ca
     data = write_demo_data(tmp_path / "data", SMALL)
     tokens = tmp_path / "tokens"
     common = ["--max_int", "4", "--num_samples", "3"]
-    assert extract_main(["--model", "video_llama", "--benchmark", "nextqa", "--input_path", str(data.folder), "--q-folder", str(data.nextqa),
-                         "--output_path", str(tokens), *common, "--options", *TINY]) == 0
+    assert (
+        extract_main(
+            [
+                "--model",
+                "video_llama",
+                "--benchmark",
+                "nextqa",
+                "--input_path",
+                str(data.folder),
+                "--q-folder",
+                str(data.nextqa),
+                "--output_path",
+                str(tokens),
+                *common,
+                "--options",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     encoded = []
     original = backends.Backend.encode_chunk
     monkeypatch.setattr(backends.Backend, "encode_chunk", lambda self, frames: encoded.append(1) or original(self, frames))
-    flags = ["--q-folder", str(data.nextqa), "--video-folder", str(data.folder), "--output-dir", str(tmp_path / "runs"), *common,
-             "--num_basis", "16", "--tau", "0.5", "--alpha", "0.5", "--sticky", "--num-beams", "1", "--temperature", "1",
-             "--options", *TINY, f"run.token_cache={tokens}"]
+    flags = [
+        "--q-folder",
+        str(data.nextqa),
+        "--video-folder",
+        str(data.folder),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        *common,
+        "--num_basis",
+        "16",
+        "--tau",
+        "0.5",
+        "--alpha",
+        "0.5",
+        "--sticky",
+        "--num-beams",
+        "1",
+        "--temperature",
+        "1",
+        "--options",
+        *TINY,
+        f"run.token_cache={tokens}",
+    ]
     assert run_inference("video_llama", "nextqa", flags) == 0
     assert encoded == []  # the frame tokens came from extract_features' cache
     (run_dir,) = (tmp_path / "runs" / "nextqa").iterdir()
@@ -69,8 +123,21 @@ def test_multiple_choice_through_the_reference_scripts(tmp_path, monkeypatch, ca
 
 def test_videochat2_baseline_flag_means_one_chunk_without_memory(tmp_path):
     data = write_demo_data(tmp_path / "data", SMALL)
-    flags = ["--data_path", str(data.nextqa), "--video-folder", str(data.folder), "--output-dir", str(tmp_path / "runs"),
-             "--max_int", "4", "--num_samples", "3", "--baseline", "--options", *TINY]
+    flags = [
+        "--data_path",
+        str(data.nextqa),
+        "--video-folder",
+        str(data.folder),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--max_int",
+        "4",
+        "--num_samples",
+        "3",
+        "--baseline",
+        "--options",
+        *TINY,
+    ]
     assert run_inference("videochat2", "nextqa", flags) == 0
     (run_dir,) = (tmp_path / "runs" / "nextqa").iterdir()
     assert run_dir.name.startswith("videochat2_nframes_4_nchunks_1_alpha_1_")
@@ -81,8 +148,22 @@ def test_videochat2_baseline_flag_means_one_chunk_without_memory(tmp_path):
 def test_open_ended_through_the_judge_script_and_the_stand_in_server(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     data = write_demo_data(tmp_path / "data", SMALL)
-    flags = ["--qa-folder", str(data.moviechat), "--video-folder", str(data.folder), "--output-dir", str(tmp_path / "runs"),
-             "--max_int", "4", "--num_samples", "3", "--num_basis", "16", "--options", *TINY]
+    flags = [
+        "--qa-folder",
+        str(data.moviechat),
+        "--video-folder",
+        str(data.folder),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--max_int",
+        "4",
+        "--num_samples",
+        "3",
+        "--num_basis",
+        "16",
+        "--options",
+        *TINY,
+    ]
     assert run_inference("videochat2", "moviechat", flags) == 0
     (run_dir,) = (tmp_path / "runs" / "moviechat").iterdir()
     server = start_server()

@@ -12,10 +12,32 @@ import pytest
 
 from infvideo.cli.paper import inference_config
 
-COMMON_VIDEO_LLAMA = ["--cfg-path", "--num-beams", "--temperature", "--video-folder", "--output-dir", "--max_int", "--sticky",
-                      "--num_basis", "--tau", "--alpha", "--options"]
-COMMON_VIDEOCHAT2 = ["--baseline", "--video-folder", "--data_path", "--output-dir", "--max_int", "--num_samples", "--sticky",
-                     "--num_basis", "--tau", "--alpha", "--options"]
+COMMON_VIDEO_LLAMA = [
+    "--cfg-path",
+    "--num-beams",
+    "--temperature",
+    "--video-folder",
+    "--output-dir",
+    "--max_int",
+    "--sticky",
+    "--num_basis",
+    "--tau",
+    "--alpha",
+    "--options",
+]
+COMMON_VIDEOCHAT2 = [
+    "--baseline",
+    "--video-folder",
+    "--data_path",
+    "--output-dir",
+    "--max_int",
+    "--num_samples",
+    "--sticky",
+    "--num_basis",
+    "--tau",
+    "--alpha",
+    "--options",
+]
 REFERENCE_FLAGS = {
     ("video_llama", "nextqa"): COMMON_VIDEO_LLAMA + ["--task", "--q-folder", "--event"],
     ("video_llama", "nextoe"): COMMON_VIDEO_LLAMA + ["--task", "--q-folder", "--event"],

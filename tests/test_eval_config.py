@@ -7,7 +7,9 @@ from infvideo.eval.environment import environment
 def test_defaults_yaml_flags_and_overrides_merge_in_order(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("model:\n  name: videochat2\nmemory:\n  num_basis: 64\nsampling:\n  frames_per_chunk: 8\n")
-    config = load_config(path, overrides=["memory.tau=0.5", "sampling.frames_per_chunk=32"], flags={"max_int": 16, "sticky": True, "alpha": 0.9})
+    config = load_config(
+        path, overrides=["memory.tau=0.5", "sampling.frames_per_chunk=32"], flags={"max_int": 16, "sticky": True, "alpha": 0.9}
+    )
     assert isinstance(config, PredictConfig)
     assert config.model.name == "videochat2" and config.memory.num_basis == 64
     assert config.sampling.frames_per_chunk == 32  # the dotlist wins over the paper flag
@@ -23,7 +25,9 @@ def test_run_name_reads_like_the_reference_and_hash_ignores_where_outputs_go():
     config = load_config(flags={"max_int": 256, "num_samples": 8, "num_basis": 1024, "tau": 0.75, "alpha": 0.9, "sticky": True})
     name = run_name(config)
     assert name.startswith("video_llama_nframes_256_nchunks_8_nbasis_1024_sticky_tau_0.75_alpha_0.9_")
-    moved = load_config(flags={"max_int": 256, "num_samples": 8, "num_basis": 1024, "tau": 0.75, "alpha": 0.9, "sticky": True, "output_dir": "/elsewhere"})
+    moved = load_config(
+        flags={"max_int": 256, "num_samples": 8, "num_basis": 1024, "tau": 0.75, "alpha": 0.9, "sticky": True, "output_dir": "/elsewhere"}
+    )
     assert config_hash(moved) == config_hash(config)
     assert config_hash(load_config(overrides=["memory.tau=0.5"])) != config_hash(load_config())
     no_ltm = load_config(flags={"alpha": 1.0})
@@ -46,7 +50,12 @@ def test_an_all_frames_run_is_named_and_hashed_without_the_chunk_count_it_ignore
 
 def test_speed_settings_resume_the_same_run_and_numerics_settings_do_not():
     base = config_hash(load_config())
-    for override in ("generation.batch_questions=false", "generation.cache=static", "model.vision_batch_size=64", "sampling.decode_workers=2"):
+    for override in (
+        "generation.batch_questions=false",
+        "generation.cache=static",
+        "model.vision_batch_size=64",
+        "sampling.decode_workers=2",
+    ):
         assert config_hash(load_config(overrides=[override])) == base, override
     assert config_hash(load_config(overrides=["model.qformer_precision=float32"])) != base  # different numbers on a GPU
 

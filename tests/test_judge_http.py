@@ -5,16 +5,29 @@ import re
 import time
 
 import pytest
-
 from helpers.openai_stub import GOOD_GEN, OpenAIStub, word_usage
+
 from infvideo.data.record import QuestionRecord
 from infvideo.eval.judge import JudgeSettings, OpenAICompatibleJudge, judge_run, messages
 from infvideo.eval.run_files import read_jsonl
 
 KEY_ENV = "INFVIDEO_TEST_JUDGE_KEY"
 KEY = "sk-stub-7f3a9c1e5b-DO-NOT-LEAK"
-LINE_KEYS = {"id", "metric", "pred", "score", "raw", "error", "model", "prompt_tokens", "completion_tokens", "cached", "attempts",
-             "prediction_sha256", "request_sha256"}
+LINE_KEYS = {
+    "id",
+    "metric",
+    "pred",
+    "score",
+    "raw",
+    "error",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached",
+    "attempts",
+    "prediction_sha256",
+    "request_sha256",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -31,22 +44,40 @@ def stub():
 
 
 def settings(stub, tmp_path, **overrides):
-    values = dict(base_url=stub.base_url, api_key_env=KEY_ENV, cache_dir=str(tmp_path / "cache"), concurrency=1,
-                  max_retries=2, timeout=5.0, metrics=("GEN",))
+    values = dict(
+        base_url=stub.base_url,
+        api_key_env=KEY_ENV,
+        cache_dir=str(tmp_path / "cache"),
+        concurrency=1,
+        max_retries=2,
+        timeout=5.0,
+        metrics=("GEN",),
+    )
     values.update(overrides)
     return JudgeSettings(**values)
 
 
 def questions(count, dataset="moviechat"):
-    return [QuestionRecord(id=f"q{i}", dataset=dataset, video_id=f"v{i}", video_path=f"v{i}.mp4", mode="global",
-                           question=f"What does the man hold in scene {i}?", answer_text=f"a red umbrella {i}")
-            for i in range(count)]
+    return [
+        QuestionRecord(
+            id=f"q{i}",
+            dataset=dataset,
+            video_id=f"v{i}",
+            video_path=f"v{i}.mp4",
+            mode="global",
+            question=f"What does the man hold in scene {i}?",
+            answer_text=f"a red umbrella {i}",
+        )
+        for i in range(count)
+    ]
 
 
 def predictions(records, texts=None):
     texts = texts or [f"he holds umbrella number {i}" for i in range(len(records))]
-    return {r.id: {"id": r.id, "video_id": r.video_id, "question": r.question, "prediction": t, "parsed": None, "answer": None}
-            for r, t in zip(records, texts)}
+    return {
+        r.id: {"id": r.id, "video_id": r.video_id, "question": r.question, "prediction": t, "parsed": None, "answer": None}
+        for r, t in zip(records, texts)
+    }
 
 
 def run(run_dir, judge_settings, records, preds):
@@ -66,7 +97,15 @@ def test_success_lines_prompts_and_sampling(stub, tmp_path):
     summary, lines = run(tmp_path / "run", settings(stub, tmp_path, metrics=("GEN", "CI")), records, predictions(records))
     assert [set(line) for line in lines] == [LINE_KEYS, LINE_KEYS]
     gen, ci = lines
-    assert (gen["id"], gen["metric"], gen["pred"], gen["score"], gen["error"], gen["cached"], gen["attempts"]) == ("q0", "GEN", "yes", 4.0, None, False, 1)
+    assert (gen["id"], gen["metric"], gen["pred"], gen["score"], gen["error"], gen["cached"], gen["attempts"]) == (
+        "q0",
+        "GEN",
+        "yes",
+        4.0,
+        None,
+        False,
+        1,
+    )
     assert (ci["metric"], ci["pred"], ci["score"], ci["raw"]) == ("CI", None, 4.0, GOOD_GEN)
     assert gen["model"] == "gpt-3.5-turbo"
     requests = stub.chat_requests
@@ -80,9 +119,18 @@ def test_success_lines_prompts_and_sampling(stub, tmp_path):
         assert (body["model"], body["temperature"], body["seed"], body["max_tokens"]) == ("gpt-3.5-turbo", 0.0, 0, 64)
     assert (gen["prompt_tokens"], gen["completion_tokens"]) == word_usage(requests[0].body, GOOD_GEN)
     assert summary == {
-        "model": "gpt-3.5-turbo", "base_url": stub.base_url + "/", "judgments": 2, "requests": 2, "kept": 0, "cache_hits": 0,
-        "errors": 0, "no_prediction": 0, "prompt_tokens": gen["prompt_tokens"] + ci["prompt_tokens"],
-        "completion_tokens": 8, "served_models": ["gpt-3.5-turbo-stub-snapshot"], "cache_dir": str(tmp_path / "cache"),
+        "model": "gpt-3.5-turbo",
+        "base_url": stub.base_url + "/",
+        "judgments": 2,
+        "requests": 2,
+        "kept": 0,
+        "cache_hits": 0,
+        "errors": 0,
+        "no_prediction": 0,
+        "prompt_tokens": gen["prompt_tokens"] + ci["prompt_tokens"],
+        "completion_tokens": 8,
+        "served_models": ["gpt-3.5-turbo-stub-snapshot"],
+        "cache_dir": str(tmp_path / "cache"),
     }
 
 
@@ -96,7 +144,9 @@ def test_rate_limit_is_retried_by_the_client(stub, tmp_path):
 
 
 def test_timeout_is_recorded_and_the_batch_goes_on(tmp_path):
-    slow = lambda body: ("sleep", 5.0, GOOD_GEN) if "SLOW" in predicted(body) else ("ok", GOOD_GEN)
+    def slow(body):
+        return ("sleep", 5.0, GOOD_GEN) if "SLOW" in predicted(body) else ("ok", GOOD_GEN)
+
     records = questions(2)
     preds = predictions(records, ["SLOW answer", "quick answer"])
     with OpenAIStub(default=slow) as stub:
@@ -150,17 +200,23 @@ def test_garbage_forever_gives_up_after_the_reasks(tmp_path):
 
 
 def test_a_second_run_is_served_from_the_cache(tmp_path):
-    scored = lambda body: ("ok", json.dumps({"pred": "yes", "score": len(predicted(body)) % 6}))
+    def scored(body):
+        return ("ok", json.dumps({"pred": "yes", "score": len(predicted(body)) % 6}))
+
     records = questions(3)
     preds = predictions(records)
     with OpenAIStub(default=scored) as stub:
-        first_summary, first = run(tmp_path / "run", settings(stub, tmp_path, metrics=("GEN", "CI", "DO", "CU"), concurrency=4), records, preds)
+        first_summary, first = run(
+            tmp_path / "run", settings(stub, tmp_path, metrics=("GEN", "CI", "DO", "CU"), concurrency=4), records, preds
+        )
         assert len(stub.chat_requests) == 12
     assert len(list((tmp_path / "cache").glob("??/*.json"))) == 12
     # Another server address (the key ignores base_url), same model, prompts and sampling: no request.
     # (Another run directory too: in the same one, the judgments themselves would be kept.)
     with OpenAIStub(default=lambda body: ("ok", '{"pred": "no", "score": 0}')) as other:
-        summary, second = run(tmp_path / "run2", settings(other, tmp_path, metrics=("GEN", "CI", "DO", "CU"), concurrency=4), records, preds)
+        summary, second = run(
+            tmp_path / "run2", settings(other, tmp_path, metrics=("GEN", "CI", "DO", "CU"), concurrency=4), records, preds
+        )
         assert other.chat_requests == []
         assert summary["requests"] == 0 and summary["cache_hits"] == 12
         assert summary["prompt_tokens"] == summary["completion_tokens"] == 0
@@ -190,8 +246,12 @@ def test_concurrency_keeps_the_order(tmp_path):
     results = []
     with OpenAIStub(default=reversed_speed) as stub:
         for concurrency in (1, 6):
-            _, lines = run(tmp_path / f"run{concurrency}", settings(stub, tmp_path, cache_dir=None, concurrency=concurrency,
-                                                                    metrics=("GEN", "CI")), records, predictions(records))
+            _, lines = run(
+                tmp_path / f"run{concurrency}",
+                settings(stub, tmp_path, cache_dir=None, concurrency=concurrency, metrics=("GEN", "CI")),
+                records,
+                predictions(records),
+            )
             results.append(lines)
     assert results[0] == results[1]
     assert [(line["id"], line["metric"]) for line in results[1]] == [(f"q{i}", m) for i in range(8) for m in ("GEN", "CI")]

@@ -82,7 +82,9 @@ def test_prompts_keep_the_reference_wording_and_fix_its_examples():
         assert (system["role"], user["role"]) == ("system", "user")
         # the reference's missing spaces are kept, character for character
         assert "accomplish the task:------##INSTRUCTIONS: - " in system["content"]
-        assert "in INTEGER, not STRING.DO NOT PROVIDE ANY OTHER OUTPUT TEXT OR EXPLANATION. Only provide the JSON object. " in user["content"]
+        assert (
+            "in INTEGER, not STRING.DO NOT PROVIDE ANY OTHER OUTPUT TEXT OR EXPLANATION. Only provide the JSON object. " in user["content"]
+        )
         assert user["content"].startswith(
             "Please evaluate the following video-based question-answer pair:\n\n"
             "Question: Why {does} it rain?\nCorrect Answer: clouds\nPredicted Answer: the sky {cries}\n\n"

@@ -9,14 +9,14 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
 from helpers.openai_stub import OpenAIStub
+from test_judge_http import KEY_ENV, clean_environment, predicted, predictions, questions, run, settings, stub  # noqa: F401
+
 from infvideo.cli import main
 from infvideo.errors import UserError
 from infvideo.eval.judge import JudgeServerUnreachable, messages, prediction_sha256
 from infvideo.eval.judge.cache import cache_key
 from infvideo.eval.run_files import read_jsonl, write_jsonl
-from test_judge_http import KEY_ENV, clean_environment, predicted, predictions, questions, run, settings, stub  # noqa: F401
 
 ALL = ("GEN", "CI", "DO", "CU")
 
@@ -130,8 +130,12 @@ def test_an_unreachable_server_stops_early_with_one_error(stub, tmp_path):
     down = nothing_listening()
     start = time.perf_counter()
     with pytest.raises(JudgeServerUnreachable) as caught:
-        run(tmp_path / "run", settings(down, tmp_path, cache_dir=None, max_retries=1, max_consecutive_connection_errors=3),
-            records, predictions(records))
+        run(
+            tmp_path / "run",
+            settings(down, tmp_path, cache_dir=None, max_retries=1, max_consecutive_connection_errors=3),
+            records,
+            predictions(records),
+        )
     assert time.perf_counter() - start < 10.0
     assert isinstance(caught.value, UserError)
     message = str(caught.value)
@@ -146,7 +150,7 @@ def test_an_unreachable_server_stops_early_with_one_error(stub, tmp_path):
     refused = [line for line in lines[2:] if line["error"].startswith("APIConnectionError") and "Connection refused" in line["error"]]
     not_asked = [line for line in lines[2:] if line["error"] == "not asked: the judge server was unreachable"]
     assert len(refused) in (3, 4) and len(refused) + len(not_asked) == 8
-    assert lines[2:2 + len(refused)] == refused
+    assert lines[2 : 2 + len(refused)] == refused
     assert f"2 good judgments kept in {tmp_path / 'run' / 'judgments.jsonl'}, {len(not_asked)} not asked" in message
 
 
@@ -157,8 +161,12 @@ def test_connection_errors_interrupted_by_a_success_do_not_stop_the_run(tmp_path
 
     records = questions(6)
     with OpenAIStub(default=flaky) as stub:
-        summary, lines = run(tmp_path / "run", settings(stub, tmp_path, cache_dir=None, max_retries=0,
-                                                        max_consecutive_connection_errors=2), records, predictions(records))
+        summary, lines = run(
+            tmp_path / "run",
+            settings(stub, tmp_path, cache_dir=None, max_retries=0, max_consecutive_connection_errors=2),
+            records,
+            predictions(records),
+        )
     assert [line["error"] is None for line in lines] == [False, True] * 3
     assert summary["errors"] == 3
 
@@ -170,8 +178,24 @@ def test_the_cli_reports_an_unreachable_server_in_one_line(tmp_path, monkeypatch
     write_jsonl(run_dir / "predictions.jsonl", predictions(records).values())
     monkeypatch.setattr("infvideo.eval.judge.batch.load_run_records", lambda directory: records)
     down = nothing_listening()
-    code = main(["judge", str(run_dir), "--base-url", down.base_url, "--api-key-env", KEY_ENV, "--no-cache", "--max-retries", "0",
-                 "--max-consecutive-connection-errors", "2", "--concurrency", "1", "--quiet"])
+    code = main(
+        [
+            "judge",
+            str(run_dir),
+            "--base-url",
+            down.base_url,
+            "--api-key-env",
+            KEY_ENV,
+            "--no-cache",
+            "--max-retries",
+            "0",
+            "--max-consecutive-connection-errors",
+            "2",
+            "--concurrency",
+            "1",
+            "--quiet",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"infvideo: error: judge server {down.base_url} unreachable: ")

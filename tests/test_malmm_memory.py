@@ -1,10 +1,9 @@
-
 import pytest
 import torch
 import torch.nn.functional as F
+from reference_attention import manual_attention
 
 from infvideo.memory import Memory
-from reference_attention import manual_attention
 from infvideo.memory.malmm import MALMMMemory, memory_bank_compress
 
 

@@ -32,8 +32,15 @@ def test_each_kind_of_prediction_line_gets_its_letter(tmp_path):
     # what each letter was matched from, so that `infvideo score` can tell a matches.jsonl older than the predictions
     texts = ["I see a green bar moving", "(C) a blue square", "", "   "]
     assert [line["prediction_sha256"] for line in lines] == [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
-    assert summary == {"matched": 4, "not_predicted": 1, "methods": {"embedding": 1, "parsed": 1, "none": 2}, "backbone": "video_llama",
-                       "embedder": "minilm", "first_four": False, "embedding_fallback": False}
+    assert summary == {
+        "matched": 4,
+        "not_predicted": 1,
+        "methods": {"embedding": 1, "parsed": 1, "none": 2},
+        "backbone": "video_llama",
+        "embedder": "minilm",
+        "first_four": False,
+        "embedding_fallback": False,
+    }
 
 
 def test_open_ended_runs_are_refused(tmp_path):

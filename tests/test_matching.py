@@ -13,8 +13,13 @@ def test_the_minilm_embedder_the_stand_in_server_uses_gives_384_dimensions():
 
 
 OPTIONS = ["the man opens the door", "a dog sleeps on the sofa", "the girl rides a bicycle", "two cats fight", "the car stops at the light"]
-ANSWERS = ["A young girl is cycling down the street.", "The puppy is napping on the couch", "vehicle halts at a red traffic signal",
-           "a person pushes the door open", "the kittens are fighting"]
+ANSWERS = [
+    "A young girl is cycling down the street.",
+    "The puppy is napping on the couch",
+    "vehicle halts at a red traffic signal",
+    "a person pushes the door open",
+    "the kittens are fighting",
+]
 
 
 def test_langchain_matcher_picks_the_paraphrased_option_among_five():

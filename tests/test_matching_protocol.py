@@ -36,16 +36,22 @@ class TableEmbeddings(Embeddings):
 TIED = {
     "answer": [1.0, 0.0, 0.0],
     "far": [0.0, 0.0, 1.0],
-    "same 1": [1.0, 0.0, 0.0], "same 2": [1.0, 0.0, 0.0], "same 3": [1.0, 0.0, 0.0],  # equal vectors, distinct texts
-    "left": [0.6, 0.8, 0.0], "right": [0.6, 0.0, 0.8],  # distinct vectors at exactly the same cosine (0.6)
+    "same 1": [1.0, 0.0, 0.0],
+    "same 2": [1.0, 0.0, 0.0],
+    "same 3": [1.0, 0.0, 0.0],  # equal vectors, distinct texts
+    "left": [0.6, 0.8, 0.0],
+    "right": [0.6, 0.0, 0.8],  # distinct vectors at exactly the same cosine (0.6)
 }
 
 
-@pytest.mark.parametrize("options, first", [
-    (["far", "same 1", "same 2", "same 3"], "B"),
-    (["far", "left", "right"], "B"),
-    (["far", "right", "left", "far"], "B"),
-])
+@pytest.mark.parametrize(
+    "options, first",
+    [
+        (["far", "same 1", "same 2", "same 3"], "B"),
+        (["far", "left", "right"], "B"),
+        (["far", "right", "left", "far"], "B"),
+    ],
+)
 def test_exact_ties_go_to_the_first_tied_option_on_every_path(options, first):
     """The reference maps the nearest text back with ``key["options"].index(pred[0]["prediction"])``
     (deep-spin/Infinite-Video 908be51, infty-Video-LLaMA/eval_code/validate/run_eval_langchain.py l.69):
@@ -62,6 +68,7 @@ def test_a_repeated_option_text_goes_to_its_first_occurrence_with_the_real_embed
 
 
 # -- the OpenAI embedder's key -----------------------------------------------------------------------
+
 
 def test_openai_embedder_without_a_key_is_one_error_naming_both_variables(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -85,13 +92,16 @@ def test_a_loopback_base_url_from_the_environment_needs_no_key(monkeypatch):
 
 # -- `infvideo match RUN_DIR` over a real run directory -----------------------------------------------
 
+
 def make_run(tmp_path, overrides, predictions):
     """A run directory as `infvideo predict` leaves it: config.yaml and predictions.jsonl (three
     demo NExT-QA questions, ids 1001_0..2), with the answers given by (question index -> line)."""
     data = write_demo_data(tmp_path / "data", SMALL)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    config = load_config(overrides=["data.benchmark=nextqa", f"data.annotations={data.nextqa}", f"data.video_folder={data.folder}", *overrides])
+    config = load_config(
+        overrides=["data.benchmark=nextqa", f"data.annotations={data.nextqa}", f"data.video_folder={data.folder}", *overrides]
+    )
     (run_dir / "config.yaml").write_text(to_yaml(config))
     records = load_run_records(run_dir)
     write_jsonl(run_dir / "predictions.jsonl", [{"id": records[i].id, **line} for i, line in predictions.items()])
@@ -112,7 +122,9 @@ def test_defaults_come_from_the_run_config_and_flags_override_them(tmp_path, cap
     assert main(["match", str(run_dir), "-q"]) == 0
     lines = matches(run_dir)
     assert [(line["letter"], line["method"], line["embedder"], line["first_four"]) for line in lines] == [
-        ("D", "embedding", "minilm", True), ("C", "embedding", "minilm", True)]  # E (a circle) is out of reach
+        ("D", "embedding", "minilm", True),
+        ("C", "embedding", "minilm", True),
+    ]  # E (a circle) is out of reach
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["embedder"] == "minilm" and summary["first_four"] is True and summary["backbone"] == "video_llama"
     assert main(["match", str(run_dir), "-q", "--all-options"]) == 0
@@ -150,13 +162,18 @@ def test_paper_protocol_over_an_openai_compatible_server_records_the_embedder(tm
     finally:
         server.shutdown()
     assert [(line["letter"], line["method"], line["embedder"], line["first_four"]) for line in lines] == [
-        ("D", "embedding", ADA, True), ("C", "embedding", ADA, True), (None, "none", None, False)]
+        ("D", "embedding", ADA, True),
+        ("C", "embedding", ADA, True),
+        (None, "none", None, False),
+    ]
     assert matches(run_dir) == lines
 
 
-VIDEOCHAT2 = {0: {"prediction": "(A) red", "parsed": "A"},
-              1: {"prediction": "I would say a green bar", "parsed": None},  # no letter to parse
-              2: {"prediction": "  ", "parsed": None}}
+VIDEOCHAT2 = {
+    0: {"prediction": "(A) red", "parsed": "A"},
+    1: {"prediction": "I would say a green bar", "parsed": None},  # no letter to parse
+    2: {"prediction": "  ", "parsed": None},
+}
 
 
 def test_an_unparsed_videochat2_answer_is_invalid_unless_embedding_fallback_is_asked(tmp_path, monkeypatch):
@@ -165,10 +182,16 @@ def test_an_unparsed_videochat2_answer_is_invalid_unless_embedding_fallback_is_a
     run_dir = make_run(tmp_path, ["model.name=videochat2", *PAPER], VIDEOCHAT2)
     assert main(["match", str(run_dir), "-q"]) == 0  # no embedder needed, so no key either
     assert [(line["letter"], line["method"], line["embedder"], line["first_four"]) for line in matches(run_dir)] == [
-        ("A", "parsed", None, False), (None, "unparsed", None, False), (None, "none", None, False)]
+        ("A", "parsed", None, False),
+        (None, "unparsed", None, False),
+        (None, "none", None, False),
+    ]
     assert main(["match", str(run_dir), "-q", "--embedding-fallback", "--embedder", "minilm"]) == 0
     assert [(line["letter"], line["method"], line["embedder"]) for line in matches(run_dir)] == [
-        ("A", "parsed", None), ("B", "embedding", "minilm"), (None, "none", None)]
+        ("A", "parsed", None),
+        ("B", "embedding", "minilm"),
+        (None, "none", None),
+    ]
 
 
 def test_embedding_fallback_from_the_config_and_its_flag_override(tmp_path):

@@ -12,8 +12,12 @@ TOKENS_PER_FRAME = 4
 
 def tiny_video_qformer():
     config = Blip2QFormerConfig(
-        hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-        encoder_hidden_size=32, cross_attention_frequency=1,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=96,
+        encoder_hidden_size=32,
+        cross_attention_frequency=1,
     )
     torch.manual_seed(0)
     return Blip2QFormerModel(config).eval()
@@ -54,7 +58,9 @@ def test_alpha_mixes_short_and_long_term_contexts_before_the_output_block():
     captured = {}
     block = cross_attention_layers(qformer)[0].crossattention
     block.output.register_forward_hook(lambda module, args, out: captured.update(mixed=args[0]))
-    first.register_forward_pre_hook(lambda module, args, kwargs: captured.update(hidden=kwargs.get("hidden_states", args[0] if args else None)), with_kwargs=True)
+    first.register_forward_pre_hook(
+        lambda module, args, kwargs: captured.update(hidden=kwargs.get("hidden_states", args[0] if args else None)), with_kwargs=True
+    )
     with torch.no_grad():
         run(qformer, queries, chunk(0))
     contexts = first.last_contexts
@@ -88,8 +94,14 @@ def test_tokens_must_be_whole_frames():
 
 def test_instructblip_qformer_with_text_and_extra_queries():
     config = InstructBlipQFormerConfig(
-        vocab_size=100, hidden_size=48, num_hidden_layers=4, num_attention_heads=4, intermediate_size=96,
-        encoder_hidden_size=32, cross_attention_frequency=2, max_position_embeddings=64,
+        vocab_size=100,
+        hidden_size=48,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=96,
+        encoder_hidden_size=32,
+        cross_attention_frequency=2,
+        max_position_embeddings=64,
     )
     torch.manual_seed(0)
     qformer = InstructBlipQFormerModel(config).eval()

@@ -237,7 +237,6 @@ def test_real_source_from_a_token_cache(tmp_path):
 def test_a_real_layers_projections_from_a_run_config(tmp_path):
     """The probe through a model's own memory-layer key/value (here the tiny preset's), not random ones;
     the cells say which projections they used, so results of the two never mix."""
-    from pathlib import Path
 
     from infvideo.memory_bench.probes import layer_projections
 

@@ -52,10 +52,14 @@ def stand_in_metrics(cell) -> dict:
     options = dict(cell.options)
     retrieved = cell.depth == 1 or cell.chunks <= 2 or bool(options.get("sticky"))
     return {
-        "retrieved": retrieved, "recall": float(retrieved), "rank": 0 if retrieved else 3,
-        "margin": (0.5 if retrieved else -0.5) + noise.uniform(-0.1, 0.1), "localisation_error": None,
+        "retrieved": retrieved,
+        "recall": float(retrieved),
+        "rank": 0 if retrieved else 3,
+        "margin": (0.5 if retrieved else -0.5) + noise.uniform(-0.1, 0.1),
+        "localisation_error": None,
         "reconstruction_error": noise.uniform(0, 1) if cell.memory == "continuous" else None,
-        "seconds_per_chunk": noise.uniform(1e-4, 2e-4), "state_bytes": 1024 if cell.memory != "full" else 64 * cell.chunks,
+        "seconds_per_chunk": noise.uniform(1e-4, 2e-4),
+        "state_bytes": 1024 if cell.memory != "full" else 64 * cell.chunks,
         "state_bytes_max": 1024,
     }
 
@@ -78,6 +82,7 @@ def lines(path: Path) -> list[dict]:
 
 
 # --- the grid file --------------------------------------------------------------------------------
+
 
 def test_a_grid_expands_to_the_product_shortest_videos_first(tmp_path):
     grid = load_grid(write_grid(tmp_path))
@@ -113,8 +118,10 @@ BAD_GRIDS = [
     (TINY.replace("- short_term", "- {name: MovieChat, memory: short_term}"), "two memory variants are named 'MovieChat'"),
     (TINY.replace("- short_term", "- {name: MC again, memory: moviechat}"), "'MovieChat' and 'MC again' are the same memory"),
     (TINY.replace("tau: 0.5", "tau: 1.5"), r"'sticky τ0.5 N16' \(continuous\): tau must lie in \(0, 1\)"),
-    (TINY.replace("sticky: false, tau: 0.75, num_basis: 16}", "sticky: false, tau: 0.75, num_basis: 16, colour: 3}"),
-     r"'uniform τ0.75 N16' \(continuous\): .*unexpected keyword argument 'colour'"),
+    (
+        TINY.replace("sticky: false, tau: 0.75, num_basis: 16}", "sticky: false, tau: 0.75, num_basis: 16, colour: 3}"),
+        r"'uniform τ0.75 N16' \(continuous\): .*unexpected keyword argument 'colour'",
+    ),
     (TINY.replace("- short_term", "- {name: s, memory: short_term, options: {size: 3}}"), "ShortTermMemory takes no options"),
     (TINY.replace("- short_term", "- {name: s, memory: short_term, colour: red}"), r"unknown keys \['colour'\]"),
     (TINY.replace("needle_frames: [2]", "needle_frames: [9]"), "do not fit in the shortest video"),
@@ -144,6 +151,7 @@ def test_a_missing_grid_file_is_a_user_error(tmp_path):
 
 
 # --- running and resuming --------------------------------------------------------------------------
+
 
 def test_one_line_per_cell_with_its_fields_and_metrics(tmp_path, counted):
     grid = load_grid(write_grid(tmp_path))
@@ -195,6 +203,7 @@ def test_a_renamed_variant_reuses_its_cells_under_the_new_name(tmp_path, counted
 
 # --- the report --------------------------------------------------------------------------------------
 
+
 def test_the_report_writes_every_figure_and_section(tmp_path, counted, capsys):
     path = write_grid(tmp_path)
     out = tmp_path / "out"
@@ -205,8 +214,16 @@ def test_the_report_writes_every_figure_and_section(tmp_path, counted, capsys):
     assert {p.name for p in out.iterdir()} == expected
     assert slug("sticky τ0.75 N16") == "sticky_tau0.75_n16"
     markdown = (out / "memory_bench.md").read_text(encoding="utf-8")
-    for section in ("## Retrieval accuracy by video length", "## Cost per chunk", "## Comparisons", "### sticky vs uniform",
-                    "### τ (contraction)", "### N (basis functions)", "## Per variant", *(f"### {n}" for n in names)):
+    for section in (
+        "## Retrieval accuracy by video length",
+        "## Cost per chunk",
+        "## Comparisons",
+        "### sticky vs uniform",
+        "### τ (contraction)",
+        "### N (basis functions)",
+        "## Per variant",
+        *(f"### {n}" for n in names),
+    ):
         assert section in markdown
     assert "| 2 | 4 | all |" in markdown
     assert "## Retrieval accuracy by video length" in printed and "## Per variant" not in printed  # the summary only
@@ -226,7 +243,9 @@ def test_the_comparison_is_the_per_seed_paired_difference_with_its_spread(tmp_pa
     assert re.search(r"\| 2 \| \+0\.000 ± 0\.000 \|.*\| 2 \| identical \|", sticky)
     assert re.search(r"\| 4 \| \+0\.500 ± 0\.000 \|.*\| 2 \| higher in every seed \|", sticky)
     assert re.search(r"\| all \| \+0\.250 ± 0\.000 \|", sticky)
-    assert "sticky τ0.75 N16 beats uniform τ0.75 N16 at 4 chunks, loses at no length, and shows no consistent difference at 2 chunks" in sticky
+    assert (
+        "sticky τ0.75 N16 beats uniform τ0.75 N16 at 4 chunks, loses at no length, and shows no consistent difference at 2 chunks" in sticky
+    )
     tau = markdown.split("### τ (contraction)")[1].split("###")[0]
     assert "| all | +0.000 ± 0.000 |" in tau and "beats sticky τ0.5 N16 at no length, loses at no length" in tau
     cost = markdown.split("## Cost per chunk")[1].split("## Comparisons")[0]

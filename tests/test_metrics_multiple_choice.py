@@ -27,21 +27,23 @@ FOUR = ("A. o0", "B. o1", "C. o2", "D. o3")
 
 
 def nextqa(qid, qtype, answer):
-    return QuestionRecord(id=qid, dataset="nextqa", video_id="v", video_path="v.mp4", question="?", options=FIVE, answer=answer, question_type=qtype)
+    return QuestionRecord(
+        id=qid, dataset="nextqa", video_id="v", video_path="v.mp4", question="?", options=FIVE, answer=answer, question_type=qtype
+    )
 
 
 # id, type, answer index, matched letter ("-" = the id is absent from matches)
 NEXTQA = [
-    ("q1", "CW", 0, "A"),    # right
-    ("q2", "CW", 1, "C"),    # wrong
-    ("q3", "CW", 2, None),   # invalid: no letter
-    ("q4", "CH", 3, "D"),    # right
-    ("q5", "TN", 4, "E"),    # right (E is a valid fifth option)
-    ("q6", "TN", 0, "B"),    # wrong
-    ("q7", "TP", 1, "B"),    # right, counted under TN
-    ("q8", "TC", 2, "-"),    # invalid: missing from matches
-    ("q9", "DC", 0, "A"),    # right
-    ("q10", "DO", 3, "F"),   # invalid: out of range
+    ("q1", "CW", 0, "A"),  # right
+    ("q2", "CW", 1, "C"),  # wrong
+    ("q3", "CW", 2, None),  # invalid: no letter
+    ("q4", "CH", 3, "D"),  # right
+    ("q5", "TN", 4, "E"),  # right (E is a valid fifth option)
+    ("q6", "TN", 0, "B"),  # wrong
+    ("q7", "TP", 1, "B"),  # right, counted under TN
+    ("q8", "TC", 2, "-"),  # invalid: missing from matches
+    ("q9", "DC", 0, "A"),  # right
+    ("q10", "DO", 3, "F"),  # invalid: out of range
 ]
 
 
@@ -60,7 +62,12 @@ def test_nextqa_overall_types_and_groups():
     metrics = nextqa_metrics(*nextqa_case())
     assert metrics["overall"] == cell(5, 10, 3)
     assert metrics["breakdowns"]["type"] == {  # paper order; DL has no question and no row
-        "CW": cell(1, 3, 1), "CH": cell(1, 1, 0), "TN": cell(2, 3, 0), "TC": cell(0, 1, 1), "DC": cell(1, 1, 0), "DO": cell(0, 1, 1),
+        "CW": cell(1, 3, 1),
+        "CH": cell(1, 1, 0),
+        "TN": cell(2, 3, 0),
+        "TC": cell(0, 1, 1),
+        "DC": cell(1, 1, 0),
+        "DO": cell(0, 1, 1),
     }
     assert list(metrics["breakdowns"]["type"]) == ["CW", "CH", "TN", "TC", "DC", "DO"]
     assert metrics["breakdowns"]["group"] == {"C": cell(2, 4, 1), "T": cell(2, 4, 1), "D": cell(1, 2, 1)}
@@ -76,18 +83,27 @@ def test_nextqa_refuses_questions_without_answer_or_with_an_unknown_type():
 
 def video_mme(qid, answer, duration, domain=None, task=None):
     extra = {"duration": duration} | ({"domain": domain} if domain else {})
-    return QuestionRecord(id=qid, dataset="video_mme", video_id="001", video_path="001.mp4", question="?", options=FOUR,
-                          answer=answer, question_type=task, extra=extra)
+    return QuestionRecord(
+        id=qid,
+        dataset="video_mme",
+        video_id="001",
+        video_path="001.mp4",
+        question="?",
+        options=FOUR,
+        answer=answer,
+        question_type=task,
+        extra=extra,
+    )
 
 
 def test_video_mme_invalid_answers_stay_in_every_denominator():
     records = [
-        video_mme("v5", 0, "long", "Knowledge", "OCR"),         # B: wrong
-        video_mme("v6", 1, "long"),                             # B: right; no domain, no task
-        video_mme("v1", 0, "short", "Knowledge", "Counting"),   # A: right
-        video_mme("v2", 1, "short", "Knowledge", "OCR"),        # None: invalid
-        video_mme("v3", 2, "medium", "Sports", "Counting"),     # C: right
-        video_mme("v4", 3, "medium", "Sports", "Counting"),     # E on four options: invalid
+        video_mme("v5", 0, "long", "Knowledge", "OCR"),  # B: wrong
+        video_mme("v6", 1, "long"),  # B: right; no domain, no task
+        video_mme("v1", 0, "short", "Knowledge", "Counting"),  # A: right
+        video_mme("v2", 1, "short", "Knowledge", "OCR"),  # None: invalid
+        video_mme("v3", 2, "medium", "Sports", "Counting"),  # C: right
+        video_mme("v4", 3, "medium", "Sports", "Counting"),  # E on four options: invalid
     ]
     letters = {"v1": "A", "v2": None, "v3": "C", "v4": "E", "v5": "B", "v6": "B"}
     metrics = video_mme_metrics(records, letters)
@@ -99,7 +115,13 @@ def test_video_mme_invalid_answers_stay_in_every_denominator():
     assert metrics["breakdowns"]["task"] == {"Counting": cell(2, 3, 1), "OCR": cell(0, 2, 1), "unknown": cell(1, 1, 0)}
     for entries in metrics["breakdowns"].values():  # every breakdown adds up to overall
         assert sum(c["correct"] for c in entries.values()) == 3 and sum(c["total"] for c in entries.values()) == 6
-    assert metrics["protocol"] == {"questions": 6, "missing": 0, "no_letter": 1, "out_of_range": 1, "duration_accuracy_over": "all questions"}
+    assert metrics["protocol"] == {
+        "questions": 6,
+        "missing": 0,
+        "no_letter": 1,
+        "out_of_range": 1,
+        "duration_accuracy_over": "all questions",
+    }
 
 
 def test_video_mme_only_the_breakdowns_the_annotations_carry():

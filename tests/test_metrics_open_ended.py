@@ -13,36 +13,62 @@ def movie(qid, mode):
 
 
 def line(qid, metric, score, pred=None, error=None):
-    return {"id": qid, "metric": metric, "pred": pred, "score": score, "raw": None, "error": error, "model": "gpt-3.5-turbo",
-            "prompt_tokens": 10, "completion_tokens": 3, "cached": False, "attempts": 1}
+    return {
+        "id": qid,
+        "metric": metric,
+        "pred": pred,
+        "score": score,
+        "raw": None,
+        "error": error,
+        "model": "gpt-3.5-turbo",
+        "prompt_tokens": 10,
+        "completion_tokens": 3,
+        "cached": False,
+        "attempts": 1,
+    }
 
 
 def scored(qid, gen, pred, ci, do, cu):
     return [line(qid, "GEN", gen, pred), line(qid, "CI", ci), line(qid, "DO", do), line(qid, "CU", cu)]
 
 
-RECORDS = [movie("g0", "global"), movie("g1", "global"), movie("g2", "global"), movie("g3", "global"),
-           movie("b0", "breakpoint"), movie("b1", "breakpoint")]
+RECORDS = [
+    movie("g0", "global"),
+    movie("g1", "global"),
+    movie("g2", "global"),
+    movie("g3", "global"),
+    movie("b0", "breakpoint"),
+    movie("b1", "breakpoint"),
+]
 JUDGMENTS = [
-    *scored("g0", 4.5, "yes", 4, 3, 5),            # a float score is kept as it is
+    *scored("g0", 4.5, "yes", 4, 3, 5),  # a float score is kept as it is
     *scored("g1", 1, "no", 2, 2, 1),
-    line("g2", "GEN", 5, "yes"), line("g2", "CI", None, error="JudgeReplyError: no score"), line("g2", "DO", 4), line("g2", "CU", 4),
+    line("g2", "GEN", 5, "yes"),
+    line("g2", "CI", None, error="JudgeReplyError: no score"),
+    line("g2", "DO", 4),
+    line("g2", "CU", 4),
     *(line("g3", m, None, error=NO_PREDICTION) for m in ("GEN", "CI", "DO", "CU")),
     *scored("b0", 2.5, "no", 3, 3, 3),
-    line("b1", "CI", 7.5), line("b1", "DO", 1), line("b1", "CU", 2),  # GEN missing; CI out of [0, 5]
-    line("zzz", "GEN", 5, "yes"),                  # a question not in the records
+    line("b1", "CI", 7.5),
+    line("b1", "DO", 1),
+    line("b1", "CU", 2),  # GEN missing; CI out of [0, 5]
+    line("zzz", "GEN", 5, "yes"),  # a question not in the records
 ]
 
 
 def test_overall_counts_usable_judgments_and_an_unanswered_question_as_wrong():
     metrics = judged_metrics(RECORDS, JUDGMENTS)
     assert metrics["overall"] == {
-        "accuracy": 100 * 2 / 5, "yes": 2, "no": 3,      # g3 had no prediction: a "no" with score 0
-        "score": (4.5 + 1 + 5 + 2.5 + 0) / 5,      # 2.6
-        "CI": (4 + 2 + 3 + 0) / 4,                 # g2 judge error, b1 malformed: left out
+        "accuracy": 100 * 2 / 5,
+        "yes": 2,
+        "no": 3,  # g3 had no prediction: a "no" with score 0
+        "score": (4.5 + 1 + 5 + 2.5 + 0) / 5,  # 2.6
+        "CI": (4 + 2 + 3 + 0) / 4,  # g2 judge error, b1 malformed: left out
         "DO": (3 + 2 + 4 + 3 + 1 + 0) / 6,
         "CU": (5 + 1 + 4 + 3 + 2 + 0) / 6,
-        "judged": 4, "unjudged": 2, "total": 6,    # judged = g0, g1, g3, b0 (every metric counted)
+        "judged": 4,
+        "unjudged": 2,
+        "total": 6,  # judged = g0, g1, g3, b0 (every metric counted)
     }
 
 
@@ -50,11 +76,28 @@ def test_mode_breakdown_global_and_breakpoint():
     modes = judged_metrics(RECORDS, JUDGMENTS)["breakdowns"]
     assert list(modes) == ["mode"]
     assert modes["mode"]["global"] == {
-        "accuracy": 100 * 2 / 4, "yes": 2, "no": 2, "score": (4.5 + 1 + 5 + 0) / 4, "CI": 2.0, "DO": 9 / 4, "CU": 10 / 4,
-        "judged": 3, "unjudged": 1, "total": 4,
+        "accuracy": 100 * 2 / 4,
+        "yes": 2,
+        "no": 2,
+        "score": (4.5 + 1 + 5 + 0) / 4,
+        "CI": 2.0,
+        "DO": 9 / 4,
+        "CU": 10 / 4,
+        "judged": 3,
+        "unjudged": 1,
+        "total": 4,
     }
     assert modes["mode"]["breakpoint"] == {
-        "accuracy": 0.0, "yes": 0, "no": 1, "score": 2.5, "CI": 3.0, "DO": 2.0, "CU": 2.5, "judged": 1, "unjudged": 1, "total": 2,
+        "accuracy": 0.0,
+        "yes": 0,
+        "no": 1,
+        "score": 2.5,
+        "CI": 3.0,
+        "DO": 2.0,
+        "CU": 2.5,
+        "judged": 1,
+        "unjudged": 1,
+        "total": 2,
     }
 
 
@@ -73,8 +116,18 @@ def test_protocol_says_why_each_judgment_was_left_out():
 def test_a_gen_only_run_is_not_unjudged_on_the_other_metrics():
     records = [movie("g0", "global"), movie("g1", "global")]
     metrics = judged_metrics(records, [line("g0", "GEN", 3, "yes"), line("g1", "GEN", 0, "no")])
-    assert metrics["overall"] == {"accuracy": 50.0, "yes": 1, "no": 1, "score": 1.5, "CI": None, "DO": None, "CU": None,
-                                  "judged": 2, "unjudged": 0, "total": 2}
+    assert metrics["overall"] == {
+        "accuracy": 50.0,
+        "yes": 1,
+        "no": 1,
+        "score": 1.5,
+        "CI": None,
+        "DO": None,
+        "CU": None,
+        "judged": 2,
+        "unjudged": 0,
+        "total": 2,
+    }
     assert metrics["protocol"]["metrics"] == ["GEN"]
 
 
@@ -86,7 +139,9 @@ def test_a_gen_pred_other_than_yes_or_no_is_malformed():
 
 def test_nextoe_type_breakdown():
     def nextoe(qid, qtype):
-        return QuestionRecord(id=qid, dataset="nextoe", video_id="v", video_path="v.mp4", question="?", answer_text="ref", question_type=qtype)
+        return QuestionRecord(
+            id=qid, dataset="nextoe", video_id="v", video_path="v.mp4", question="?", answer_text="ref", question_type=qtype
+        )
 
     records = [nextoe("a", "CW"), nextoe("b", "CW"), nextoe("c", "TN")]
     metrics = judged_metrics(records, [line("a", "GEN", 4, "yes"), line("b", "GEN", 1, "no"), line("c", "GEN", 5, "yes")])
@@ -120,6 +175,16 @@ def test_a_question_never_predicted_is_wrong_in_every_metric_even_without_judgme
     records = [movie("g0", "global"), movie("g1", "global")]
     metrics = judged_metrics(records, [*scored("g0", 4, "yes", 3, 3, 3)], not_predicted={"g1"})
     # g1: "no" with score 0 in every metric, so each mean is over both questions
-    assert metrics["overall"] == {"accuracy": 50.0, "yes": 1, "no": 1, "score": 2.0, "CI": 1.5, "DO": 1.5, "CU": 1.5,
-                                  "judged": 2, "unjudged": 0, "total": 2}
+    assert metrics["overall"] == {
+        "accuracy": 50.0,
+        "yes": 1,
+        "no": 1,
+        "score": 2.0,
+        "CI": 1.5,
+        "DO": 1.5,
+        "CU": 1.5,
+        "judged": 2,
+        "unjudged": 0,
+        "total": 2,
+    }
     assert metrics["protocol"]["per_metric"]["GEN"]["not_predicted"] == 1 and metrics["protocol"]["per_metric"]["GEN"]["missing"] == 0

@@ -2,7 +2,6 @@
 does not have are refused, prompts are looked up by task, the conversion cache has a door in the run
 config, and one generic Backend reconfigures any family's memory."""
 
-
 import pytest
 import torch
 
@@ -33,8 +32,19 @@ def test_predict_refuses_a_switch_the_family_does_not_have(tmp_path, capsys, swi
     """model.reference_compat=true with VideoChat2 used to be silently ignored."""
     demo = write_demo_data(tmp_path / "data", SMALL)
     name = switch.split("=")[0]
-    code = main(["predict", "--config", "tiny/nextqa", "model.name=videochat2", switch, f"data.annotations={demo.nextqa}",
-                 f"data.video_folder={demo.folder}", f"run.output_dir={tmp_path / 'runs'}", "-q"])
+    code = main(
+        [
+            "predict",
+            "--config",
+            "tiny/nextqa",
+            "model.name=videochat2",
+            switch,
+            f"data.annotations={demo.nextqa}",
+            f"data.video_folder={demo.folder}",
+            f"run.output_dir={tmp_path / 'runs'}",
+            "-q",
+        ]
+    )
     assert code == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert err.startswith("infvideo: error: ") and f"{name}: videochat2 has no such switch (only video_llama)" in err
@@ -75,7 +85,9 @@ def test_letters_default_to_every_option_letter_a_record_can_have():
 
 def test_checkpoint_cache_reaches_the_loader_and_leaves_the_run_hash_alone(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(video_llama_family, "load_video_llama", lambda config, dtype, device, cache_dir: seen.setdefault("cache", cache_dir))
+    monkeypatch.setattr(
+        video_llama_family, "load_video_llama", lambda config, dtype, device, cache_dir: seen.setdefault("cache", cache_dir)
+    )
     settings = ModelSettings(preset="full", device="cpu", checkpoint_cache=str(tmp_path / "cache"))
     registry.build_model(settings, MemoryConfig())
     assert seen["cache"] == tmp_path / "cache"

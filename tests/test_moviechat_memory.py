@@ -1,9 +1,8 @@
-
 import pytest
 import torch
+from reference_attention import manual_attention
 
 from infvideo.memory import Memory
-from reference_attention import manual_attention
 from infvideo.memory.moviechat import (
     MovieChatMemory,
     adaptive_position_count,

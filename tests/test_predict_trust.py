@@ -16,7 +16,8 @@ from infvideo.errors import EXIT_QUESTIONS_ERRORED, EXIT_USER_ERROR
 from infvideo.eval import backends
 from infvideo.eval.config import config_hash, load_config
 from infvideo.eval.predictions import latest_records, read_records
-from infvideo.eval.runner import owned_questions, read_records as read_questions, run_directory
+from infvideo.eval.runner import owned_questions, run_directory
+from infvideo.eval.runner import read_records as read_questions
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = DemoSettings(seconds=12.0, fps=4, size=32, frames_per_chunk=2, num_chunks=2)
@@ -38,8 +39,17 @@ def data(tmp_path):
 
 
 def predict_args(tmp_path, data, *extra):
-    return ["predict", "--config", "tiny/nextqa", f"data.annotations={data.nextqa}",
-            f"data.video_folder={data.folder}", f"run.output_dir={tmp_path / 'runs'}", *TINY, *extra, "-q"]
+    return [
+        "predict",
+        "--config",
+        "tiny/nextqa",
+        f"data.annotations={data.nextqa}",
+        f"data.video_folder={data.folder}",
+        f"run.output_dir={tmp_path / 'runs'}",
+        *TINY,
+        *extra,
+        "-q",
+    ]
 
 
 def test_error_lines_give_exit_3_and_a_summary_and_retry_errors_answers_them(tmp_path, data, capsys):
@@ -90,8 +100,14 @@ def test_the_run_directory_does_not_depend_on_where_inputs_sit(tmp_path, data):
     shutil.copytree(checkpoint.parent, staged / "ckpt")
 
     def config(data_folder, ckpt_folder, *extra):
-        return load_config(overrides=[f"data.annotations={data_folder / 'questions.csv'}", f"data.video_folder={data_folder}",
-                                      f"model.checkpoints.vision={ckpt_folder / 'eva_vit_g.pth'}", *extra])
+        return load_config(
+            overrides=[
+                f"data.annotations={data_folder / 'questions.csv'}",
+                f"data.video_folder={data_folder}",
+                f"model.checkpoints.vision={ckpt_folder / 'eva_vit_g.pth'}",
+                *extra,
+            ]
+        )
 
     here, there = config(data.folder, checkpoint.parent), config(staged / "data", staged / "ckpt")
     assert config_hash(here) == config_hash(there) and run_directory(here) == run_directory(there)
@@ -136,8 +152,14 @@ def test_every_checkpoint_is_checked_before_the_llm_loads(tmp_path, data, monkey
     llm.mkdir()
     blip2 = tmp_path / "blip2.pth"
     blip2.write_bytes(b"x")
-    args = [*predict_args(tmp_path, data), "model.preset=full", f"model.checkpoints.llm={llm}", f"model.checkpoints.blip2={llm}",
-            f"model.checkpoints.vision={tmp_path / 'eva_vit_g.pht'}", f"model.checkpoints.finetun={blip2}"]
+    args = [
+        *predict_args(tmp_path, data),
+        "model.preset=full",
+        f"model.checkpoints.llm={llm}",
+        f"model.checkpoints.blip2={llm}",
+        f"model.checkpoints.vision={tmp_path / 'eva_vit_g.pht'}",
+        f"model.checkpoints.finetun={blip2}",
+    ]
     assert main(args) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "model.checkpoints.vision: " in err and "eva_vit_g.pht does not exist" in err
@@ -217,7 +239,7 @@ def test_paths_and_yaml_values_are_one_line_errors_too(tmp_path, data, capsys):
     dotlist value YAML cannot read ended in tracebacks."""
     cases = [
         ([*predict_args(tmp_path, data), f"data.annotations={data.moviechat}"], "annotation file is a directory"),
-        ([*predict_args(tmp_path, data), "data.video_pattern={vid}.mp4"], 'quote values with braces'),
+        ([*predict_args(tmp_path, data), "data.video_pattern={vid}.mp4"], "quote values with braces"),
         ([*predict_args(tmp_path, data), 'data.video_pattern="{vid}.mp4"'], "unknown placeholder(s) {vid}"),
         (["demo-data", str(tmp_path / "data" / "questions.csv" / "below")], "Not a directory"),
         (["score", str(tmp_path / "nowhere")], "does not exist"),

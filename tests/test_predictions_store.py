@@ -35,7 +35,7 @@ def test_a_killed_writer_loses_nothing_already_written(tmp_path):
         f"store = PredictionStore({str(path)!r})\n"
         "for i in range(3):\n"
         "    store.append({'id': str(i), 'prediction': 'p'})\n"
-        "store._handle.write('{\"id\": \"3\", \"pre')\n"
+        'store._handle.write(\'{"id": "3", "pre\')\n'
         "store._handle.flush()\n"
         "os._exit(9)\n"  # no clean shutdown
     )
@@ -88,7 +88,11 @@ def test_merge_compares_answers_not_timings_and_picks_one_shard_count(tmp_path):
 
 def test_merge_keeps_answers_over_errors_and_replaces_errors_with_answers(tmp_path):
     _write(tmp_path / "predictions.jsonl", {"id": "a", "prediction": "x"}, {"id": "b", "prediction": None, "error": "OSError: gone"})
-    _write(tmp_path / "predictions.shard-0-of-1.jsonl", {"id": "a", "prediction": None, "error": "OSError: gone"}, {"id": "b", "prediction": "y"})
+    _write(
+        tmp_path / "predictions.shard-0-of-1.jsonl",
+        {"id": "a", "prediction": None, "error": "OSError: gone"},
+        {"id": "b", "prediction": "y"},
+    )
     summary = merge_shards(tmp_path)
     assert summary.errors_replaced == 1
     assert {k: v["prediction"] for k, v in latest_records(tmp_path / "predictions.jsonl").items()} == {"a": "x", "b": "y"}

@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 import pytest
-
 from helpers.make_videos import VideoSpec, read_codes, write_coded_video
+
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 from infvideo.eval.backends import build_backend
@@ -19,7 +19,9 @@ from infvideo.video.prefetch import ChunkPlan, StageTimes, VideoJob, WorkerCrash
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")
-    return {name: write_coded_video(folder / f"{name}.mp4", VideoSpec(name, frames)) for name, frames in (("v1", 40), ("v2", 25), ("v3", 33))}
+    return {
+        name: write_coded_video(folder / f"{name}.mp4", VideoSpec(name, frames)) for name, frames in (("v1", 40), ("v2", 25), ("v3", 33))
+    }
 
 
 def records(videos, broken):
@@ -35,8 +37,15 @@ def records(videos, broken):
 
 def config_for(tmp_path, model="video_llama", **extra):
     overrides = [
-        f"model.name={model}", f"run.output_dir={tmp_path / 'runs'}", "sampling.frames_per_chunk=4", "sampling.num_chunks=3",
-        "memory.num_basis=16", "memory.num_samples=32", "memory.sticky=true", "model.alpha=0.5", "generation.max_new_tokens=6",
+        f"model.name={model}",
+        f"run.output_dir={tmp_path / 'runs'}",
+        "sampling.frames_per_chunk=4",
+        "sampling.num_chunks=3",
+        "memory.num_basis=16",
+        "memory.num_samples=32",
+        "memory.sticky=true",
+        "model.alpha=0.5",
+        "generation.max_new_tokens=6",
         *[f"{k}={v}" for k, v in extra.items()],
     ]
     return load_config(overrides=overrides)
@@ -50,10 +59,14 @@ def answers(directory):
 def test_workers_give_the_serial_answers_and_a_bad_video_fails_alone(tmp_path, videos, model):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
-    serial = run_predictions(config_for(tmp_path, model, **{"sampling.decode_workers": 0, "run.name": "serial"}),
-                             records(videos, broken), progress=False)
-    parallel = run_predictions(config_for(tmp_path, model, **{"sampling.decode_workers": 2, "sampling.prefetch_chunks": 2, "run.name": "workers"}),
-                               records(videos, broken), progress=False)
+    serial = run_predictions(
+        config_for(tmp_path, model, **{"sampling.decode_workers": 0, "run.name": "serial"}), records(videos, broken), progress=False
+    )
+    parallel = run_predictions(
+        config_for(tmp_path, model, **{"sampling.decode_workers": 2, "sampling.prefetch_chunks": 2, "run.name": "workers"}),
+        records(videos, broken),
+        progress=False,
+    )
     expected = answers(serial.directory)
     assert answers(parallel.directory) == expected
     assert expected["bad_0"][0] is None and "broken.mp4" in expected["bad_0"][1]
@@ -73,7 +86,9 @@ def test_cached_tokens_are_never_decoded(tmp_path, videos):
     for name, path in videos.items():
         path.rename(moved[name])
     try:
-        second = config_for(tmp_path, **{"run.token_cache": str(cache), "sampling.decode_workers": 2, "memory.tau": 0.5, "run.name": "second"})
+        second = config_for(
+            tmp_path, **{"run.token_cache": str(cache), "sampling.decode_workers": 2, "memory.tau": 0.5, "run.name": "second"}
+        )
         summary = run_predictions(second, records(videos, broken), backend=backend, progress=False)
     finally:
         for name, path in videos.items():
@@ -88,7 +103,10 @@ def _crash_on_three_frames(frames, size):
     return frames
 
 
-def job(path, plan=ChunkPlan("segment_centres", 4, 3), preprocess=None):
+PLAN = ChunkPlan("segment_centres", 4, 3)
+
+
+def job(path, plan=PLAN, preprocess=None):
     return VideoJob(str(path), "pyav", None, plan, preprocess, 0)
 
 
@@ -131,9 +149,14 @@ def test_pixels_cross_the_process_boundary_unchanged(videos):
     from infvideo.video.preprocess import preprocess_videochat2
 
     plan = ChunkPlan("segment_centres", 4, 2)
-    serial = [chunk for video in prefetch_videos([VideoJob(str(videos["v3"]), "pyav", 20, plan, preprocess_videochat2, 32)]) for chunk in video]
-    workers = [chunk for video in prefetch_videos([VideoJob(str(videos["v3"]), "pyav", 20, plan, preprocess_videochat2, 32)], workers=1)
-               for chunk in video]
+    serial = [
+        chunk for video in prefetch_videos([VideoJob(str(videos["v3"]), "pyav", 20, plan, preprocess_videochat2, 32)]) for chunk in video
+    ]
+    workers = [
+        chunk
+        for video in prefetch_videos([VideoJob(str(videos["v3"]), "pyav", 20, plan, preprocess_videochat2, 32)], workers=1)
+        for chunk in video
+    ]
     assert len(serial) == 2 and all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(serial, workers))
 
 
@@ -180,8 +203,10 @@ def test_the_parallel_decoder_gives_the_same_chunks_and_leaves_no_process(videos
     plan = ChunkPlan("segment_centres", 8, 2)  # 8 frames spread over half the video: several keyframe intervals
 
     def chunks(mode):
-        jobs = [VideoJob(str(videos[name]), "pyav", None, plan, preprocess_videochat2 if preprocess else None, 32, mode)
-                for name in ("v1", "v2")]
+        jobs = [
+            VideoJob(str(videos[name]), "pyav", None, plan, preprocess_videochat2 if preprocess else None, 32, mode)
+            for name in ("v1", "v2")
+        ]
         return [[np.asarray(chunk) for chunk in video] for video in prefetch_videos(jobs)]
 
     off = chunks("never")
@@ -210,8 +235,14 @@ def test_predict_answers_do_not_depend_on_the_parallel_decoder(tmp_path, videos,
     calls = _use_parallel_decoder(monkeypatch, min_frames=30)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
-    runs = {mode: run_predictions(config_for(tmp_path, **{"sampling.backend": "pyav", "sampling.parallel_decode": mode, "run.name": mode}),
-                                  records(videos, broken), progress=False) for mode in ("never", "always")}
+    runs = {
+        mode: run_predictions(
+            config_for(tmp_path, **{"sampling.backend": "pyav", "sampling.parallel_decode": mode, "run.name": mode}),
+            records(videos, broken),
+            progress=False,
+        )
+        for mode in ("never", "always")
+    }
     assert calls and answers(runs["always"].directory) == answers(runs["never"].directory)
     assert runs["always"].answered == 4 and runs["always"].errors == 1
 

@@ -4,8 +4,6 @@ import dataclasses
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
-
 from helpers.original_checkpoints import (
     TinySizes,
     blip2_pretrained_original,
@@ -13,10 +11,12 @@ from helpers.original_checkpoints import (
     video_llama_finetune_original,
     wrap_like_lavis,
 )
+from transformers import LlamaConfig, LlamaForCausalLM
+
 from infvideo.models.base import GenerationSettings
-from infvideo.models.video_llama.prompts import egoschema_prompt
 from infvideo.models.tokenizers import tiny_llama_tokenizer
 from infvideo.models.video_llama import InfVideoLLaMAConfig, load_video_llama
+from infvideo.models.video_llama.prompts import egoschema_prompt
 
 
 @pytest.fixture
@@ -24,7 +24,11 @@ def original_files(tmp_path):
     tokenizer = tiny_llama_tokenizer()
     config = InfVideoLLaMAConfig.tiny(vocab_size=len(tokenizer))
     sizes = TinySizes.of(config)
-    originals = {"vision": eva_vit_g_original(sizes), "blip2": blip2_pretrained_original(sizes), "finetune": video_llama_finetune_original(sizes)}
+    originals = {
+        "vision": eva_vit_g_original(sizes),
+        "blip2": blip2_pretrained_original(sizes),
+        "finetune": video_llama_finetune_original(sizes),
+    }
     paths = {}
     for role, state in originals.items():
         paths[role] = str(tmp_path / f"{role}.pth")
@@ -61,8 +65,9 @@ def test_files_written_from_a_model_load_back_into_that_model(tmp_path):
     """Every Video-LLaMA family file, written from a reference model in the original layout, makes a
     differently initialised model reproduce the reference's outputs exactly."""
     from helpers.video_llama_export import video_llama_originals, zero_key_biases
-    from infvideo.models.video_llama.convert import load_video_llama_weights
+
     from infvideo.models.video_llama import InfVideoLLaMA
+    from infvideo.models.video_llama.convert import load_video_llama_weights
 
     tokenizer = tiny_llama_tokenizer()
     config = InfVideoLLaMAConfig.tiny(vocab_size=len(tokenizer))

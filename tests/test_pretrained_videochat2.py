@@ -4,12 +4,12 @@ import dataclasses
 
 import pytest
 import torch
-
 from helpers.original_videochat2 import random_lora, save_like_videochat2_trainer, stage3_original, umt_qformer_original
-from infvideo.models.videochat2.lora import merge_lora
-from infvideo.models.videochat2.prompts import nextqa_prompt
+
 from infvideo.models.tokenizers import tiny_bert_tokenizer, tiny_llama_tokenizer
 from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers, load_videochat2
+from infvideo.models.videochat2.lora import merge_lora
+from infvideo.models.videochat2.prompts import nextqa_prompt
 
 
 @pytest.fixture

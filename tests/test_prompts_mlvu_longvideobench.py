@@ -13,10 +13,13 @@ from infvideo.models.videochat2 import prompts as videochat2
 
 QUESTION = "What does the man hold up to the camera?"
 OPTIONS = ["A red book", "A phone", "A coffee mug", "A tennis ball"]
-MLVU_SYSTEM = ("Carefully watch this video and pay attention to every detail. Based on your observations, select the best "
-               "option that accurately addresses the question.")
-OPTIONS_BLOCK = ("Question: What does the man hold up to the camera?\nOptions:\n"
-                 "(A) A red book\n(B) A phone\n(C) A coffee mug\n(D) A tennis ball")
+MLVU_SYSTEM = (
+    "Carefully watch this video and pay attention to every detail. Based on your observations, select the best "
+    "option that accurately addresses the question."
+)
+OPTIONS_BLOCK = (
+    "Question: What does the man hold up to the camera?\nOptions:\n(A) A red book\n(B) A phone\n(C) A coffee mug\n(D) A tennis ball"
+)
 
 
 def record(dataset: str, question: str = QUESTION, options=tuple(OPTIONS)) -> QuestionRecord:
@@ -25,19 +28,25 @@ def record(dataset: str, question: str = QUESTION, options=tuple(OPTIONS)) -> Qu
 
 def test_video_llama_mlvu_shows_the_options_in_mlvus_template_without_a_letter_prefix():
     assert video_llama.mlvu_prompt(QUESTION, OPTIONS) == (
-        MLVU_SYSTEM + "###Human: <Video><ImageHere></Video>\n" + OPTIONS_BLOCK + "\nOnly give the best option.###Assistant:")
+        MLVU_SYSTEM + "###Human: <Video><ImageHere></Video>\n" + OPTIONS_BLOCK + "\nOnly give the best option.###Assistant:"
+    )
 
 
 def test_video_llama_longvideobench_lists_lettered_options_in_the_video_mme_layout():
     assert video_llama.longvideobench_prompt(QUESTION, OPTIONS) == (
         "###Human: <Video><ImageHere></Video>\nQuestion: What does the man hold up to the camera?\n"
-        "Choose the best answer from the options below:\nA. A red book\nB. A phone\nC. A coffee mug\nD. A tennis ball\n###Assistant:")
+        "Choose the best answer from the options below:\nA. A red book\nB. A phone\nC. A coffee mug\nD. A tennis ball\n###Assistant:"
+    )
 
 
 def test_videochat2_mlvu_is_mlvus_own_script():
     prompt = videochat2.mlvu_prompt(QUESTION, OPTIONS)
-    assert prompt.text == (MLVU_SYSTEM + "\n[INST] <Video><VideoHere></Video> [/INST] [INST] " + OPTIONS_BLOCK
-                           + "\nOnly give the best option. [/INST] Best option:(")
+    assert prompt.text == (
+        MLVU_SYSTEM
+        + "\n[INST] <Video><VideoHere></Video> [/INST] [INST] "
+        + OPTIONS_BLOCK
+        + "\nOnly give the best option. [/INST] Best option:("
+    )
     assert prompt.instruction == MLVU_SYSTEM + "\n"  # the Q-former's instruction too
     assert prompt.clean(" B) A phone\nmore") == "(B) A phone"
 
@@ -48,7 +57,8 @@ def test_videochat2_longvideobench_is_the_nextqa_conversation_with_the_question_
         "Carefully watch the video and pay attention to the cause and sequence of events, the detail and movement of objects, "
         "and the action and pose of persons. Based on your observations, select the best option that accurately addresses the "
         "question.\n[INST] <Video><VideoHere></Video> [/INST] [INST] Question: In the scene where NASA's Rover stops, WHAT is it?"
-        "\nOptions:\n(A) A red book\n(B) A phone\n(C) A coffee mug\n(D) A tennis ball\nOnly give the best option. [/INST] Best option:(")
+        "\nOptions:\n(A) A red book\n(B) A phone\n(C) A coffee mug\n(D) A tennis ball\nOnly give the best option. [/INST] Best option:("
+    )
     # NExT-QA's prompt would have lower-cased the quoted names
     assert "nasa's rover" in videochat2.nextqa_prompt("In the scene where NASA's Rover stops?", OPTIONS).user
 

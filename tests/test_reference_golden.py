@@ -38,9 +38,7 @@ def test_reference_mode_reproduces_the_reference(name):
     assert float(chunks[0][0].sum()) == pytest.approx(sums["tokens"][0], rel=1e-6)
     assert float(key.weight.detach().sum()) == pytest.approx(sums["key_w"], rel=1e-5)
 
-    memory = ContinuousMemory(
-        num_basis=config["N"], tau=config["tau"], sticky=config["sticky"], reference_compat=True
-    )
+    memory = ContinuousMemory(num_basis=config["N"], tau=config["tau"], sticky=config["sticky"], reference_compat=True)
     torch.manual_seed(config["seed"])  # the reference draws sticky positions from the global RNG
     with torch.no_grad():
         for c, (tokens, queries) in enumerate(chunks):

@@ -18,8 +18,7 @@ from infvideo.cli import main
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
 from infvideo.eval.config import load_config, to_yaml
-from infvideo.eval.metrics.multiple_choice import choice_metrics
-from infvideo.eval.metrics.multiple_choice import letter_verdicts
+from infvideo.eval.metrics.multiple_choice import choice_metrics, letter_verdicts
 from infvideo.eval.metrics.open_ended import judged_metrics
 from infvideo.eval.metrics.reference_rules import egoschema_correct, nextqa_correct, reference_verdicts, video_mme_letter
 from infvideo.eval.metrics.score import PROTOCOL_KEYS, score_run
@@ -74,20 +73,20 @@ def reference_videomme(llm_message, answer_string):
 OPTIONS = ("a man", "a woman", "the dog", "a man with a hat", "nobody.")
 # What the model generates after the prompt's "Best option:(" (the stored text is "(" + first line).
 GENERATED = {
-    "paren": "A) a man",                   # "(A) a man"
-    "bare_paren": "A)",                     # "(A)"
-    "doubled_paren": "(A) a man",          # "((A) a man": the model repeats the bracket
+    "paren": "A) a man",  # "(A) a man"
+    "bare_paren": "A)",  # "(A)"
+    "doubled_paren": "(A) a man",  # "((A) a man": the model repeats the bracket
     "letter_paren_no_text": " B)\nbecause",  # "(B)": explanation cut at the first line
-    "letter_dot": "A. a man",               # "(A. a man"
-    "best_option": "Best option: (A)",     # "(Best option: (A)"
-    "text_only": "a man",                  # "(a man"
-    "text_only_other": "the dog",           # "(the dog"
-    "empty": "",                            # "("
-    "blank": "  \n  ",                     # "(": nothing but white space
+    "letter_dot": "A. a man",  # "(A. a man"
+    "best_option": "Best option: (A)",  # "(Best option: (A)"
+    "text_only": "a man",  # "(a man"
+    "text_only_other": "the dog",  # "(the dog"
+    "empty": "",  # "("
+    "blank": "  \n  ",  # "(": nothing but white space
     "letter_then_other_text": "B) the dog",  # "(B) the dog"
     "longer_wrong_option": "D) a man with a hat",  # "(D) a man with a hat": begins with option A's text
-    "woman": "B) a woman",                  # "(B) a woman": contains "man"
-    "lower_letter": "a) a man",             # "(a) a man"
+    "woman": "B) a woman",  # "(B) a woman": contains "man"
+    "lower_letter": "a) a man",  # "(a) a man"
 }
 STYLES = sorted(GENERATED)
 
@@ -158,8 +157,9 @@ def test_the_verdicts_that_matter_by_hand():
 
 # -- the scorer on runs -----------------------------------------------------------------------
 def nextqa_record(qid, answer, options=OPTIONS, qtype="CW"):
-    return QuestionRecord(id=qid, dataset="nextqa", video_id="v", video_path="v.mp4", question="?", options=options, answer=answer,
-                          question_type=qtype)
+    return QuestionRecord(
+        id=qid, dataset="nextqa", video_id="v", video_path="v.mp4", question="?", options=options, answer=answer, question_type=qtype
+    )
 
 
 def ego_record(qid, answer):
@@ -168,8 +168,17 @@ def ego_record(qid, answer):
 
 def mme_record(qid, answer, duration):
     options = tuple(f"{LETTERS[i]}. {text}" for i, text in enumerate(OPTIONS[:4]))
-    return QuestionRecord(id=qid, dataset="video_mme", video_id="v", video_path="v.mp4", question="?", options=options, answer=answer,
-                          question_type="Counting Problem", extra={"duration": duration})
+    return QuestionRecord(
+        id=qid,
+        dataset="video_mme",
+        video_id="v",
+        video_path="v.mp4",
+        question="?",
+        options=options,
+        answer=answer,
+        question_type="Counting Problem",
+        extra={"duration": duration},
+    )
 
 
 PROMPTS = {"nextqa": nextqa_prompt, "egoschema": egoschema_prompt, "video_mme": video_mme_prompt}
@@ -206,8 +215,11 @@ def reference_count(records, lines):
 
 @pytest.mark.parametrize("benchmark", ["nextqa", "egoschema", "video_mme"])
 def test_reference_verdicts_count_what_the_reference_counts(benchmark):
-    make = {"nextqa": lambda i, a: nextqa_record(f"q{i}", a), "egoschema": lambda i, a: ego_record(f"q{i}", a),
-            "video_mme": lambda i, a: mme_record(f"q{i}", a, "short")}[benchmark]
+    make = {
+        "nextqa": lambda i, a: nextqa_record(f"q{i}", a),
+        "egoschema": lambda i, a: ego_record(f"q{i}", a),
+        "video_mme": lambda i, a: mme_record(f"q{i}", a, "short"),
+    }[benchmark]
     count = 4 if benchmark == "video_mme" else 5
     records, answers = [], []
     for style in STYLES:
@@ -255,12 +267,12 @@ def write_run(root, records, answers, overrides=(), matches=None):
 
 
 NEXTQA_RUN = [  # answer index, generated text
-    (0, "A) a man"),          # right under both
-    (0, "A. a man"),          # lenient right (A), reference wrong (not "(A)")
+    (0, "A) a man"),  # right under both
+    (0, "A. a man"),  # lenient right (A), reference wrong (not "(A)")
     (2, "Best option: (C)"),  # lenient right (C), reference wrong
-    (1, "a woman"),           # no letter: lenient invalid unless embeddings, reference wrong
-    (0, ""),                  # empty: invalid under both
-    (2, "B) the dog"),        # a letter then another option's text: wrong under both
+    (1, "a woman"),  # no letter: lenient invalid unless embeddings, reference wrong
+    (0, ""),  # empty: invalid under both
+    (2, "B) the dog"),  # a letter then another option's text: wrong under both
 ]
 
 
@@ -295,10 +307,17 @@ def test_reference_scoring_of_a_videochat2_run_needs_no_matches(tmp_path):
     protocol = metrics["protocol"]
     assert PROTOCOL_KEYS == ("scoring", "judge_score", "embedding_fallback", "matcher", "match_first_four")
     assert {key: protocol[key] for key in PROTOCOL_KEYS} == {
-        "scoring": "reference", "judge_score": "truncate", "embedding_fallback": False, "matcher": None, "match_first_four": None}
+        "scoring": "reference",
+        "judge_score": "truncate",
+        "embedding_fallback": False,
+        "matcher": None,
+        "match_first_four": None,
+    }
     assert protocol["verdicts_from"] == "predictions.jsonl" and "letters_from" not in protocol
     assert json.loads((run_dir / "metrics.json").read_text())["protocol"]["scoring"] == "reference"
-    assert "protocol: reference scoring -- each answer's text checked as the reference's script does." in (run_dir / "metrics.md").read_text()
+    assert (
+        "protocol: reference scoring -- each answer's text checked as the reference's script does." in (run_dir / "metrics.md").read_text()
+    )
 
 
 @pytest.mark.parametrize("how", ["config", "match flag"])
@@ -346,8 +365,13 @@ def test_a_bad_protocol_value_is_a_user_error(tmp_path):
 def test_reference_scoring_keeps_video_llama_letters(tmp_path):
     """Video-LLaMA's free text is matched under either scoring: the letters of matches.jsonl count."""
     records = [nextqa_record("q1", 0), nextqa_record("q2", 1)]
-    write_jsonl(tmp_path / "matches.jsonl", [{"id": "q1", "letter": "A", "method": "embedding", "embedder": "openai:text-embedding-ada-002", "first_four": True},
-                                             {"id": "q2", "letter": "A", "method": "embedding", "embedder": "openai:text-embedding-ada-002", "first_four": True}])
+    write_jsonl(
+        tmp_path / "matches.jsonl",
+        [
+            {"id": "q1", "letter": "A", "method": "embedding", "embedder": "openai:text-embedding-ada-002", "first_four": True},
+            {"id": "q2", "letter": "A", "method": "embedding", "embedder": "openai:text-embedding-ada-002", "first_four": True},
+        ],
+    )
     metrics = score_run(tmp_path, records=records, scoring="reference", model="video_llama")
     assert metrics["overall"] == cell(1, 2, 0)
     assert metrics["protocol"]["matcher"] == "openai:text-embedding-ada-002" and metrics["protocol"]["match_first_four"] is True
@@ -355,9 +379,14 @@ def test_reference_scoring_keeps_video_llama_letters(tmp_path):
 
 def test_mixed_matchers_are_listed(tmp_path):
     records = [nextqa_record("q1", 0), nextqa_record("q2", 1), nextqa_record("q3", 1)]
-    write_jsonl(tmp_path / "matches.jsonl", [{"id": "q1", "letter": "A", "method": "embedding", "embedder": "minilm", "first_four": False},
-                                             {"id": "q2", "letter": "A", "method": "embedding", "embedder": "openai:m", "first_four": True},
-                                             {"id": "q3", "letter": "B", "method": "parsed", "embedder": None, "first_four": True}])
+    write_jsonl(
+        tmp_path / "matches.jsonl",
+        [
+            {"id": "q1", "letter": "A", "method": "embedding", "embedder": "minilm", "first_four": False},
+            {"id": "q2", "letter": "A", "method": "embedding", "embedder": "openai:m", "first_four": True},
+            {"id": "q3", "letter": "B", "method": "parsed", "embedder": None, "first_four": True},
+        ],
+    )
     protocol = score_run(tmp_path, records=records)["protocol"]
     assert protocol["matcher"] == ["minilm", "openai:m"] and protocol["match_first_four"] == [False, True]
 
@@ -379,18 +408,29 @@ def reference_eval_qa_videomme(data):
     return overall, {d: c["corrects"] / c["valids"] if c["valids"] else 0 for d, c in results.items()}
 
 
-MME = [("m1", 0, "short", "A"), ("m2", 1, "short", None), ("m3", 2, "short", "C"), ("m4", 3, "short", "A"),
-       ("m5", 0, "medium", None), ("m6", 1, "medium", "B"), ("m7", 2, "long", "A"), ("m8", 3, "long", "D")]
+MME = [
+    ("m1", 0, "short", "A"),
+    ("m2", 1, "short", None),
+    ("m3", 2, "short", "C"),
+    ("m4", 3, "short", "A"),
+    ("m5", 0, "medium", None),
+    ("m6", 1, "medium", "B"),
+    ("m7", 2, "long", "A"),
+    ("m8", 3, "long", "D"),
+]
 
 
 def test_video_mme_durations_over_valid_answers_as_run_eval_py():
     records = [mme_record(qid, answer, duration) for qid, answer, duration, _ in MME]
     letters = {qid: letter for qid, _, _, letter in MME}
     overall, durations = reference_eval_qa_videomme(
-        {qid: {"duration": d, "answer": a, "prediction": -1 if letter is None else LETTERS.index(letter)} for qid, a, d, letter in MME})
+        {qid: {"duration": d, "answer": a, "prediction": -1 if letter is None else LETTERS.index(letter)} for qid, a, d, letter in MME}
+    )
     metrics = choice_metrics(get_task("video_mme"), records, letters, accuracy_over="valid")
     assert metrics["overall"]["accuracy"] == pytest.approx(100 * overall)
-    assert {d: c["accuracy"] for d, c in metrics["breakdowns"]["duration"].items()} == pytest.approx({d: 100 * a for d, a in durations.items()})
+    assert {d: c["accuracy"] for d, c in metrics["breakdowns"]["duration"].items()} == pytest.approx(
+        {d: 100 * a for d, a in durations.items()}
+    )
     assert metrics["breakdowns"]["duration"]["medium"]["accuracy"] == 100.0  # 1 of 1 valid (of 2 questions)
     default = choice_metrics(get_task("video_mme"), records, letters)
     assert default["breakdowns"]["duration"]["medium"]["accuracy"] == 50.0  # the project's rule: over every question
@@ -400,14 +440,23 @@ def test_video_mme_durations_over_valid_answers_as_run_eval_py():
 
 def test_reference_scoring_picks_the_duration_rule_of_each_backbone(tmp_path):
     records = [mme_record(qid, answer, duration) for qid, answer, duration, _ in MME]
-    write_jsonl(tmp_path / "matches.jsonl", [{"id": q, "letter": l, "method": "embedding" if l else "none", "embedder": "minilm" if l else None}
-                                             for q, _, _, l in MME])
+    write_jsonl(
+        tmp_path / "matches.jsonl",
+        [
+            {"id": q, "letter": letter, "method": "embedding" if letter else "none", "embedder": "minilm" if letter else None}
+            for q, _, _, letter in MME
+        ],
+    )
     llama = score_run(tmp_path, records=records, scoring="reference", model="video_llama")
     assert llama["breakdowns"]["duration"]["medium"]["accuracy"] == 100.0
     assert "duration rows: accuracy over each duration's valid answers only" in (tmp_path / "metrics.md").read_text()
-    assert score_run(tmp_path, records=records, scoring="lenient", model="video_llama")["breakdowns"]["duration"]["medium"]["accuracy"] == 50.0
+    assert (
+        score_run(tmp_path, records=records, scoring="lenient", model="video_llama")["breakdowns"]["duration"]["medium"]["accuracy"] == 50.0
+    )
     # VideoChat2's own script counts every answer of a duration (run_videomme_mistral.py lines 553-573)
-    write_jsonl(tmp_path / "predictions.jsonl", prediction_lines(records, [None if l is None else f"{l}) x" for *_, l in MME]))
+    write_jsonl(
+        tmp_path / "predictions.jsonl", prediction_lines(records, [None if letter is None else f"{letter}) x" for *_, letter in MME])
+    )
     chat = score_run(tmp_path, records=records, scoring="reference", model="videochat2")
     assert chat["breakdowns"]["duration"]["medium"]["accuracy"] == 50.0
     assert chat["protocol"]["duration_accuracy_over"] == "all questions"
@@ -444,7 +493,12 @@ def test_score_run_truncates_judge_scores_from_config_or_flag(tmp_path):
     assert metrics["overall"]["score"] == 3.0
     assert "protocol: judge scores truncated with int()." in (tmp_path / "metrics.md").read_text()
     assert {key: metrics["protocol"][key] for key in PROTOCOL_KEYS} == {
-        "scoring": "lenient", "judge_score": "truncate", "embedding_fallback": False, "matcher": None, "match_first_four": None}
+        "scoring": "lenient",
+        "judge_score": "truncate",
+        "embedding_fallback": False,
+        "matcher": None,
+        "match_first_four": None,
+    }
 
 
 def test_letter_verdicts_keep_the_lenient_rule():

@@ -23,10 +23,22 @@ def fake_run(root, name, overrides, accuracy, score=None, benchmark="nextqa", pr
     overall = {"accuracy": accuracy, "correct": 0, "total": questions, "invalid": 0}
     if score is not None:
         overall["score"] = score
-    protocol = {"questions": questions, "questions_in_annotations": questions if limit is None else 100, "predicted": predicted,
-                "not_predicted": questions - predicted, "partial": predicted < questions, "limit": limit, "limited": limit is not None}
-    metrics = {"benchmark": benchmark, "units": {"accuracy": "percent", "score": "judge score 0-5"}, "protocol": protocol,
-               "overall": overall, "breakdowns": {}}
+    protocol = {
+        "questions": questions,
+        "questions_in_annotations": questions if limit is None else 100,
+        "predicted": predicted,
+        "not_predicted": questions - predicted,
+        "partial": predicted < questions,
+        "limit": limit,
+        "limited": limit is not None,
+    }
+    metrics = {
+        "benchmark": benchmark,
+        "units": {"accuracy": "percent", "score": "judge score 0-5"},
+        "protocol": protocol,
+        "overall": overall,
+        "breakdowns": {},
+    }
     (directory / "metrics.json").write_text(json.dumps(metrics))
     return directory
 
@@ -71,8 +83,10 @@ def test_table_has_one_row_per_variant_and_setting_and_one_column_per_benchmark(
 
 
 def test_seeds_of_one_setting_aggregate_to_mean_and_std(tmp_path):
-    runs = [fake_run(tmp_path, f"seed_{seed}", [f"run.seed={seed}", f"run.name=seed_{seed}"], accuracy)
-            for seed, accuracy in ((42, 100.0), (43, 0.0), (44, 0.0))]
+    runs = [
+        fake_run(tmp_path, f"seed_{seed}", [f"run.seed={seed}", f"run.name=seed_{seed}"], accuracy)
+        for seed, accuracy in ((42, 100.0), (43, 0.0), (44, 0.0))
+    ]
     table = comparison_table(load_results(runs))
     # mean 100/3 = 33.3; sample std sqrt(((200/3)² + 2·(100/3)²) / 2) = 57.7
     assert len(rows_of(table)) == 1
@@ -80,10 +94,12 @@ def test_seeds_of_one_setting_aggregate_to_mean_and_std(tmp_path):
 
 
 def test_runs_differing_in_a_setting_outside_the_usual_label_get_their_own_labelled_rows(tmp_path):
-    runs = [fake_run(tmp_path, "plain", ["model.reference_compat=false"], 40.0),
-            fake_run(tmp_path, "compat", ["model.reference_compat=true"], 38.0),
-            fake_run(tmp_path, "beams", ["model.reference_compat=true", "generation.num_beams=5"], 30.0),
-            fake_run(tmp_path, "frames", ["model.reference_compat=true", "sampling.rule=uniform"], 20.0)]
+    runs = [
+        fake_run(tmp_path, "plain", ["model.reference_compat=false"], 40.0),
+        fake_run(tmp_path, "compat", ["model.reference_compat=true"], 38.0),
+        fake_run(tmp_path, "beams", ["model.reference_compat=true", "generation.num_beams=5"], 30.0),
+        fake_run(tmp_path, "frames", ["model.reference_compat=true", "sampling.rule=uniform"], 20.0),
+    ]
     rows = rows_of(comparison_table(load_results(runs)))
     assert len(rows) == 4
     labels = [row.split(" | ")[2] for row in rows]
@@ -93,16 +109,20 @@ def test_runs_differing_in_a_setting_outside_the_usual_label_get_their_own_label
 
 
 def test_partial_and_limited_runs_are_marked(tmp_path):
-    runs = [fake_run(tmp_path, "partial", ["model.alpha=1.0"], 20.0, predicted=14, questions=30),
-            fake_run(tmp_path, "smoke", ["model.alpha=0.5"], 50.0, predicted=20, questions=20, limit=20)]
+    runs = [
+        fake_run(tmp_path, "partial", ["model.alpha=1.0"], 20.0, predicted=14, questions=30),
+        fake_run(tmp_path, "smoke", ["model.alpha=0.5"], 50.0, predicted=20, questions=20, limit=20),
+    ]
     table = comparison_table(load_results(runs))
     assert "| 20.0* | 14/30 |" in table and "| 50.0* | 20/20 |" in table
     assert "partial: 14/30 questions predicted" in table and "limited: data.limit=20 (20 of 100 annotated questions)" in table
 
 
 def test_runs_csv_keeps_one_line_per_run_with_seed_and_settings(tmp_path):
-    runs = [fake_run(tmp_path, f"seed_{seed}", [f"run.seed={seed}", f"run.name=seed_{seed}", "memory.sticky=true"], accuracy)
-            for seed, accuracy in ((42, 40.0), (43, 41.0))]
+    runs = [
+        fake_run(tmp_path, f"seed_{seed}", [f"run.seed={seed}", f"run.name=seed_{seed}", "memory.sticky=true"], accuracy)
+        for seed, accuracy in ((42, 40.0), (43, 41.0))
+    ]
     table = list(csv.DictReader(write_runs_csv(load_results(runs), tmp_path / "runs.csv").open()))
     assert [row["run.seed"] for row in table] == ["42", "43"]
     assert [row["accuracy (%)"] for row in table] == ["40.0", "41.0"]
@@ -118,8 +138,11 @@ def test_accuracy_against_tau_draws_a_line_per_sampler_and_skips_unswept_setting
 
 
 def test_plots_have_one_axis_per_benchmark_in_percent_and_label_no_ltm(tmp_path):
-    runs = [fake_run(tmp_path, f"{benchmark}_{alpha}", [f"model.alpha={alpha}"], accuracy, benchmark=benchmark)
-            for benchmark in ("nextqa", "egoschema") for alpha, accuracy in ((0.5, 40.0), (0.9, 45.0), (1.0, 38.0))]
+    runs = [
+        fake_run(tmp_path, f"{benchmark}_{alpha}", [f"model.alpha={alpha}"], accuracy, benchmark=benchmark)
+        for benchmark in ("nextqa", "egoschema")
+        for alpha, accuracy in ((0.5, 40.0), (0.9, 45.0), (1.0, 38.0))
+    ]
     figure = accuracy_figure(load_results(runs), "alpha")
     assert len(figure.axes) == 2
     assert sorted(ax.get_title() for ax in figure.axes) == ["EgoSchema", "NExT-QA"]
@@ -179,12 +202,15 @@ MINILM_NOTE = "† matched with MiniLM (offline), not the paper's text-embedding
 
 
 def test_rows_matched_with_minilm_are_marked(tmp_path):
-    runs = [with_matcher(fake_run(tmp_path, "minilm", ["model.alpha=1.0"], 37.6), "minilm"),
-            with_matcher(fake_run(tmp_path, "ada", ["model.alpha=0.9", "memory.sticky=true"], 41.1), "openai:text-embedding-ada-002"),
-            with_matcher(fake_run(tmp_path, "mixed", ["model.alpha=0.9", "memory.sticky=false"], 39.0),
-                         ["minilm", "openai:text-embedding-ada-002"]),
-            with_matcher(fake_run(tmp_path, "parsed", ["model.alpha=0.5", "memory.sticky=true"], 50.0), None),
-            fake_run(tmp_path, "partial", ["model.alpha=0.5", "memory.sticky=false"], 20.0, predicted=5)]
+    runs = [
+        with_matcher(fake_run(tmp_path, "minilm", ["model.alpha=1.0"], 37.6), "minilm"),
+        with_matcher(fake_run(tmp_path, "ada", ["model.alpha=0.9", "memory.sticky=true"], 41.1), "openai:text-embedding-ada-002"),
+        with_matcher(
+            fake_run(tmp_path, "mixed", ["model.alpha=0.9", "memory.sticky=false"], 39.0), ["minilm", "openai:text-embedding-ada-002"]
+        ),
+        with_matcher(fake_run(tmp_path, "parsed", ["model.alpha=0.5", "memory.sticky=true"], 50.0), None),
+        fake_run(tmp_path, "partial", ["model.alpha=0.5", "memory.sticky=false"], 20.0, predicted=5),
+    ]
     with_matcher(runs[-1], "minilm")
     table = comparison_table(load_results(runs))
     assert "| 37.6† | 10/10 |" in table and "| 41.1 | 10/10 |" in table and "| 39.0† | 10/10 |" in table
@@ -197,7 +223,10 @@ def test_older_metrics_without_the_matcher_fall_back_to_the_runs_matches(tmp_pat
     ada = fake_run(tmp_path, "ada", ["model.alpha=0.9"], 41.1)
     unknown = fake_run(tmp_path, "unknown", ["model.alpha=0.5"], 50.0)  # no matches.jsonl: nothing to tell
     for directory, embedder in ((minilm, "minilm"), (ada, "openai:text-embedding-ada-002")):
-        lines = [{"id": "1", "letter": "A", "method": "embedding", "embedder": embedder}, {"id": "2", "letter": "B", "method": "parsed", "embedder": None}]
+        lines = [
+            {"id": "1", "letter": "A", "method": "embedding", "embedder": embedder},
+            {"id": "2", "letter": "B", "method": "parsed", "embedder": None},
+        ]
         (directory / "matches.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
         metrics = (directory / "metrics.json").read_text()
         (directory / "metrics.json").write_text(metrics)  # scored after matching
@@ -212,8 +241,10 @@ def test_no_minilm_run_no_footnote(runs):
 
 def test_an_all_frames_run_is_labelled_by_what_it_read(tmp_path):
     """An all_frames run read every frame; its label said "8×256f" from a chunk count it ignores."""
-    runs = [fake_run(tmp_path, "all", ["sampling.rule=all_frames", "sampling.frames_per_chunk=256"], 40.0),
-            fake_run(tmp_path, "sampled", ["sampling.num_chunks=8", "sampling.frames_per_chunk=256"], 30.0)]
+    runs = [
+        fake_run(tmp_path, "all", ["sampling.rule=all_frames", "sampling.frames_per_chunk=256"], 40.0),
+        fake_run(tmp_path, "sampled", ["sampling.num_chunks=8", "sampling.frames_per_chunk=256"], 30.0),
+    ]
     labels = [row.split(" | ")[2] for row in rows_of(comparison_table(load_results(runs)))]
     assert any("all×256f" in label for label in labels) and any("8×256f" in label for label in labels)
     assert not any("all×256f" in label and "8×" in label for label in labels)

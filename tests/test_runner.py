@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from helpers.make_videos import VideoSpec, write_coded_video
+
 from infvideo.data.record import QuestionRecord
 from infvideo.eval.backends import build_backend
 from infvideo.eval.config import load_config
@@ -30,8 +30,15 @@ def records(videos, broken_path):
 
 def config_for(tmp_path, model="video_llama", **extra):
     overrides = [
-        f"model.name={model}", f"run.output_dir={tmp_path / 'runs'}", "sampling.frames_per_chunk=4", "sampling.num_chunks=2",
-        "memory.num_basis=16", "memory.num_samples=32", "memory.sticky=true", "model.alpha=0.5", "generation.max_new_tokens=6",
+        f"model.name={model}",
+        f"run.output_dir={tmp_path / 'runs'}",
+        "sampling.frames_per_chunk=4",
+        "sampling.num_chunks=2",
+        "memory.num_basis=16",
+        "memory.num_samples=32",
+        "memory.sticky=true",
+        "model.alpha=0.5",
+        "generation.max_new_tokens=6",
         *[f"{k}={v}" for k, v in extra.items()],
     ]
     return load_config(overrides=overrides)

@@ -15,8 +15,13 @@ from infvideo.eval.metrics.score import score_run
 from infvideo.eval.run_files import write_jsonl
 
 # video, question, answer index, qid, type; options o0..o4 (the NExT-QA csv layout)
-QUESTIONS = [("v1", "why?", 0, 0, "CW"), ("v1", "after?", 1, 1, "TP"), ("v1", "how many?", 2, 2, "DC"),
-             ("v2", "how?", 3, 0, "CH"), ("v2", "what else?", 4, 1, "DO")]
+QUESTIONS = [
+    ("v1", "why?", 0, 0, "CW"),
+    ("v1", "after?", 1, 1, "TP"),
+    ("v1", "how many?", 2, 2, "DC"),
+    ("v2", "how?", 3, 0, "CH"),
+    ("v2", "what else?", 4, 1, "DO"),
+]
 
 
 def write_nextqa_run(root, matches, overrides=(), name="nextqa_run"):
@@ -28,25 +33,57 @@ def write_nextqa_run(root, matches, overrides=(), name="nextqa_run"):
         writer.writerow(["video", "frame_count", "width", "height", "question", "answer", "qid", "type", "a0", "a1", "a2", "a3", "a4"])
         for video, question, answer, qid, qtype in QUESTIONS:
             writer.writerow([video, 100, 64, 64, question, answer, qid, qtype, "o0", "o1", "o2", "o3", "o4"])
-    config = load_config(overrides=["data.benchmark=nextqa", f"data.annotations={annotations}", f"data.video_folder={data / 'videos'}", *overrides])
+    config = load_config(
+        overrides=["data.benchmark=nextqa", f"data.annotations={annotations}", f"data.video_folder={data / 'videos'}", *overrides]
+    )
     run_dir = root / name
     run_dir.mkdir()
     (run_dir / "config.yaml").write_text(to_yaml(config))
-    write_jsonl(run_dir / "predictions.jsonl", [  # v2_1 was never predicted (say, a data.limit=4 run)
-        {"id": "v1_0", "video_id": "v1", "question": "why?", "prediction": "(A) o0", "parsed": "A", "answer": "A", "seed": 1, "timings": {}},
-        {"id": "v1_1", "video_id": "v1", "question": "after?", "prediction": "o2 it is", "parsed": None, "answer": "B", "seed": 1, "timings": {}},
-        {"id": "v1_2", "video_id": "v1", "question": "how many?", "prediction": "o2", "parsed": None, "answer": "C", "seed": 1, "timings": {}},
-        {"id": "v2_0", "video_id": "v2", "prediction": None, "error": "VideoDecodeError: broken"},
-    ])
+    write_jsonl(
+        run_dir / "predictions.jsonl",
+        [  # v2_1 was never predicted (say, a data.limit=4 run)
+            {
+                "id": "v1_0",
+                "video_id": "v1",
+                "question": "why?",
+                "prediction": "(A) o0",
+                "parsed": "A",
+                "answer": "A",
+                "seed": 1,
+                "timings": {},
+            },
+            {
+                "id": "v1_1",
+                "video_id": "v1",
+                "question": "after?",
+                "prediction": "o2 it is",
+                "parsed": None,
+                "answer": "B",
+                "seed": 1,
+                "timings": {},
+            },
+            {
+                "id": "v1_2",
+                "video_id": "v1",
+                "question": "how many?",
+                "prediction": "o2",
+                "parsed": None,
+                "answer": "C",
+                "seed": 1,
+                "timings": {},
+            },
+            {"id": "v2_0", "video_id": "v2", "prediction": None, "error": "VideoDecodeError: broken"},
+        ],
+    )
     write_jsonl(run_dir / "matches.jsonl", matches)
     return run_dir
 
 
 MATCHES = [
-    {"id": "v1_0", "letter": "A", "method": "parsed", "embedder": None},        # right
+    {"id": "v1_0", "letter": "A", "method": "parsed", "embedder": None},  # right
     {"id": "v1_1", "letter": "C", "method": "embedding", "embedder": "minilm"},  # wrong
     {"id": "v1_2", "letter": "C", "method": "embedding", "embedder": "minilm"},  # right
-    {"id": "v2_0", "letter": None, "method": "none", "embedder": None},          # invalid
+    {"id": "v2_0", "letter": None, "method": "none", "embedder": None},  # invalid
 ]
 
 
@@ -69,7 +106,13 @@ def test_nextqa_run_is_scored_into_metrics_json_and_markdown(tmp_path):
     assert metrics["units"]["accuracy"] == "percent"
     # v2_1 (type DO) was never predicted: it is wrong and in the denominator, as in the reference
     assert metrics["overall"] == cell(2, 5, 2)
-    assert metrics["breakdowns"]["type"] == {"CW": cell(1, 1, 0), "CH": cell(0, 1, 1), "TN": cell(0, 1, 0), "DC": cell(1, 1, 0), "DO": cell(0, 1, 1)}
+    assert metrics["breakdowns"]["type"] == {
+        "CW": cell(1, 1, 0),
+        "CH": cell(0, 1, 1),
+        "TN": cell(0, 1, 0),
+        "DC": cell(1, 1, 0),
+        "DO": cell(0, 1, 1),
+    }
     assert metrics["breakdowns"]["group"] == {"C": cell(1, 2, 1), "T": cell(0, 1, 0), "D": cell(1, 2, 1)}
     protocol = metrics["protocol"]
     assert protocol["questions_in_annotations"] == 5 and protocol["questions"] == 5
@@ -98,8 +141,10 @@ def test_a_partial_run_is_scored_over_all_annotated_questions(tmp_path):
     run_dir.mkdir()
     (run_dir / "config.yaml").write_text(to_yaml(load_config(overrides=["data.benchmark=nextqa", f"data.annotations={annotations}"])))
     write_jsonl(run_dir / "predictions.jsonl", [{"id": f"v_{i}", "prediction": "(A) o0", "parsed": "A"} for i in range(14)])
-    write_jsonl(run_dir / "matches.jsonl", [{"id": f"v_{i}", "letter": "A", "method": "parsed", "embedder": None,
-                                            "prediction_sha256": sha256("(A) o0")} for i in range(14)])
+    write_jsonl(
+        run_dir / "matches.jsonl",
+        [{"id": f"v_{i}", "letter": "A", "method": "parsed", "embedder": None, "prediction_sha256": sha256("(A) o0")} for i in range(14)],
+    )
     metrics = score_run(run_dir)
     assert metrics["overall"] == cell(14, 30, 16)
     assert metrics["protocol"]["not_predicted"] == 16 and metrics["protocol"]["partial"] is True
@@ -192,23 +237,50 @@ def movie(qid, mode="global"):
 
 
 def judgment(qid, metric, score, pred=None, error=None, model="gpt-3.5-turbo"):
-    return {"id": qid, "metric": metric, "pred": pred, "score": score, "raw": None, "error": error, "model": model,
-            "prompt_tokens": 0, "completion_tokens": 0, "cached": True, "attempts": 0}
+    return {
+        "id": qid,
+        "metric": metric,
+        "pred": pred,
+        "score": score,
+        "raw": None,
+        "error": error,
+        "model": model,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cached": True,
+        "attempts": 0,
+    }
 
 
 def test_moviechat_records_with_judgments(tmp_path):
     run_dir = tmp_path / "moviechat_run"
     run_dir.mkdir()
     records = [movie("m_global_0"), movie("m_global_1"), movie("m_global_2")]
-    write_jsonl(run_dir / "judgments.jsonl", [
-        judgment("m_global_0", "GEN", 4, "yes"), judgment("m_global_0", "CI", 3),
-        judgment("m_global_1", "GEN", 1, "no"), judgment("m_global_1", "CI", 2, model="qwen"),
-        judgment("m_global_2", "GEN", None, error="no prediction"), judgment("m_global_2", "CI", None, error="no prediction"),
-    ])
+    write_jsonl(
+        run_dir / "judgments.jsonl",
+        [
+            judgment("m_global_0", "GEN", 4, "yes"),
+            judgment("m_global_0", "CI", 3),
+            judgment("m_global_1", "GEN", 1, "no"),
+            judgment("m_global_1", "CI", 2, model="qwen"),
+            judgment("m_global_2", "GEN", None, error="no prediction"),
+            judgment("m_global_2", "CI", None, error="no prediction"),
+        ],
+    )
     metrics = score_run(run_dir, records=records)
     assert metrics["benchmark"] == "moviechat" and metrics["run"] == "moviechat_run"
-    assert metrics["overall"] == {"accuracy": 100 / 3, "yes": 1, "no": 2, "score": 5 / 3, "CI": 5 / 3, "DO": None, "CU": None,
-                                  "judged": 3, "unjudged": 0, "total": 3}  # no prediction = "no", score 0
+    assert metrics["overall"] == {
+        "accuracy": 100 / 3,
+        "yes": 1,
+        "no": 2,
+        "score": 5 / 3,
+        "CI": 5 / 3,
+        "DO": None,
+        "CU": None,
+        "judged": 3,
+        "unjudged": 0,
+        "total": 3,
+    }  # no prediction = "no", score 0
     assert metrics["breakdowns"] == {"mode": {"global": metrics["overall"]}}
     protocol = metrics["protocol"]
     assert protocol["judge_models"] == {"gpt-3.5-turbo": 5, "qwen": 1} and protocol["metrics"] == ["GEN", "CI"]
@@ -224,13 +296,23 @@ def test_missing_judgments_file_says_to_run_judge(tmp_path):
 
 def test_egoschema_run_writes_the_server_submission(tmp_path):
     def ego(qid, answer=None):
-        return QuestionRecord(id=qid, dataset="egoschema", video_id=qid, video_path=f"{qid}.mp4", question="?",
-                              options=("a", "b", "c", "d", "e"), answer=answer)
+        return QuestionRecord(
+            id=qid,
+            dataset="egoschema",
+            video_id=qid,
+            video_path=f"{qid}.mp4",
+            question="?",
+            options=("a", "b", "c", "d", "e"),
+            answer=answer,
+        )
 
-    write_jsonl(tmp_path / "matches.jsonl", [
-        {"id": "u1", "letter": "D", "method": "embedding", "embedder": "openai:text-embedding-ada-002"},
-        {"id": "u2", "letter": None, "method": "none", "embedder": None},
-    ])
+    write_jsonl(
+        tmp_path / "matches.jsonl",
+        [
+            {"id": "u1", "letter": "D", "method": "embedding", "embedder": "openai:text-embedding-ada-002"},
+            {"id": "u2", "letter": None, "method": "none", "embedder": None},
+        ],
+    )
     metrics = score_run(tmp_path, records=[ego("u1"), ego("u2"), ego("u3")])  # the full set: no answers
     assert metrics["overall"] == {"accuracy": None, "correct": 0, "total": 0, "invalid": 0}
     assert metrics["protocol"]["unanswered_in_annotations"] == 3 and metrics["protocol"]["missing"] == 1
@@ -255,8 +337,11 @@ def judged_run(tmp_path, judgments, predictions):
 
 def test_an_unpredicted_open_ended_question_counts_as_wrong(tmp_path):
     records = [movie("m_global_0"), movie("m_global_1"), movie("m_global_2")]
-    run_dir = judged_run(tmp_path, [judgment("m_global_0", "GEN", 4, "yes"), judgment("m_global_1", "GEN", 2, "yes")],
-                         [{"id": "m_global_0", "prediction": "a"}, {"id": "m_global_1", "prediction": "b"}])
+    run_dir = judged_run(
+        tmp_path,
+        [judgment("m_global_0", "GEN", 4, "yes"), judgment("m_global_1", "GEN", 2, "yes")],
+        [{"id": "m_global_0", "prediction": "a"}, {"id": "m_global_1", "prediction": "b"}],
+    )
     metrics = score_run(run_dir, records=records)
     assert metrics["overall"]["accuracy"] == 100 * 2 / 3 and metrics["overall"]["score"] == 2.0  # (4 + 2 + 0) / 3
     assert metrics["protocol"]["not_predicted"] == 1 and metrics["protocol"]["partial"] is True
@@ -264,8 +349,11 @@ def test_an_unpredicted_open_ended_question_counts_as_wrong(tmp_path):
 
 def test_judgments_of_other_predictions_are_a_stale_judgments_error(tmp_path):
     records = [movie("m_global_0")]
-    run_dir = judged_run(tmp_path, [{**judgment("m_global_0", "GEN", 4, "yes"), "prediction_sha256": sha256("old answer")}],
-                         [{"id": "m_global_0", "prediction": "new answer"}])
+    run_dir = judged_run(
+        tmp_path,
+        [{**judgment("m_global_0", "GEN", 4, "yes"), "prediction_sha256": sha256("old answer")}],
+        [{"id": "m_global_0", "prediction": "new answer"}],
+    )
     with pytest.raises(UserError, match=f"m_global_0.*infvideo judge {run_dir}"):
         score_run(run_dir, records=records)
     write_jsonl(run_dir / "judgments.jsonl", [{**judgment("m_global_0", "GEN", 4, "yes"), "prediction": "old answer"}])
@@ -282,7 +370,9 @@ def test_judgments_not_covering_the_predictions_are_a_stale_judgments_error(tmp_
     with pytest.raises(UserError, match=f"m_global_1.*infvideo judge {run_dir}"):
         score_run(run_dir, records=records)
     # judged as "no prediction", answered since (predict --retry-errors)
-    write_jsonl(run_dir / "judgments.jsonl", [judgment("m_global_0", "GEN", 4, "yes"), judgment("m_global_1", "GEN", None, error="no prediction")])
+    write_jsonl(
+        run_dir / "judgments.jsonl", [judgment("m_global_0", "GEN", 4, "yes"), judgment("m_global_1", "GEN", None, error="no prediction")]
+    )
     with pytest.raises(UserError, match=f"m_global_1.*infvideo judge {run_dir}"):
         score_run(run_dir, records=records)
 

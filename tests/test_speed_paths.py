@@ -9,7 +9,6 @@ precision switches are compared against their eager / fp32 counterparts on the t
 from __future__ import annotations
 
 import contextlib
-from dataclasses import replace
 
 import pytest
 import torch

@@ -4,7 +4,8 @@ import pytest
 
 from infvideo.demo.synthetic_data import DemoSettings, write_demo_data
 from infvideo.errors import UserError
-from infvideo.eval import backends, sweep as sweep_module
+from infvideo.eval import backends
+from infvideo.eval import sweep as sweep_module
 from infvideo.eval.predictions import read_records
 from infvideo.eval.sweep import expand_sweep, run_sweep
 
@@ -25,11 +26,17 @@ def write_sweep(tmp_path, body: str) -> Path:
 
 
 def test_grid_and_runs_expand_in_order_without_duplicates(tmp_path):
-    path = write_sweep(tmp_path, "grid:\n  memory.tau: [0.5, 0.75]\n  memory.sticky: [false, true]\nruns:\n  - {model.alpha: 1.0}\n  - {memory.tau: 0.5, memory.sticky: false}\n")
+    path = write_sweep(
+        tmp_path,
+        "grid:\n  memory.tau: [0.5, 0.75]\n  memory.sticky: [false, true]\nruns:\n  - {model.alpha: 1.0}\n  - {memory.tau: 0.5, memory.sticky: false}\n",
+    )
     runs = expand_sweep(path)
     assert [r.settings for r in runs] == [
-        {"memory.tau": 0.5, "memory.sticky": False}, {"memory.tau": 0.5, "memory.sticky": True},
-        {"memory.tau": 0.75, "memory.sticky": False}, {"memory.tau": 0.75, "memory.sticky": True}, {"model.alpha": 1.0},
+        {"memory.tau": 0.5, "memory.sticky": False},
+        {"memory.tau": 0.5, "memory.sticky": True},
+        {"memory.tau": 0.75, "memory.sticky": False},
+        {"memory.tau": 0.75, "memory.sticky": True},
+        {"model.alpha": 1.0},
     ]  # the repeated explicit run is dropped
     assert [r.config.memory.tau for r in runs[:4]] == [0.5, 0.5, 0.75, 0.75]
     assert runs[4].config.model.alpha == 1.0 and runs[4].config.memory.tau == 0.75  # the base file's value

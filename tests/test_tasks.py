@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from infvideo.cli import main
+from infvideo.data.mlvu import TASKS as MLVU_TASKS
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import EXIT_USER_ERROR, UserError
-from infvideo.data.mlvu import TASKS as MLVU_TASKS
 from infvideo.eval.config import ProtocolSettings, load_config, to_yaml
 from infvideo.eval.metrics.cells import UNITS
 from infvideo.eval.metrics.multiple_choice import ChoiceBreakdown, ChoiceMetrics, choice_metrics
@@ -27,8 +27,9 @@ def data_config(tmp_path, benchmark: str, *overrides: str):
     annotations.write_text("[]")
     videos = tmp_path / "videos"
     videos.mkdir(exist_ok=True)
-    return load_config(overrides=[f"data.benchmark={benchmark}", f"data.annotations={annotations}",
-                                  f"data.video_folder={videos}", *overrides])
+    return load_config(
+        overrides=[f"data.benchmark={benchmark}", f"data.annotations={annotations}", f"data.video_folder={videos}", *overrides]
+    )
 
 
 @pytest.mark.parametrize("name", task_names())
@@ -78,18 +79,33 @@ def test_every_task_has_its_title_in_the_report_in_the_tables_order(tmp_path):
 
 
 def record(qid: str, answer: int, task_type: str, clip: str) -> QuestionRecord:
-    return QuestionRecord(id=qid, dataset="new", video_id="v", video_path="v.mp4", question="?", options=("a", "b", "c"),
-                          answer=answer, question_type=task_type, extra={"clip": clip})
+    return QuestionRecord(
+        id=qid,
+        dataset="new",
+        video_id="v",
+        video_path="v.mp4",
+        question="?",
+        options=("a", "b", "c"),
+        answer=answer,
+        question_type=task_type,
+        extra={"clip": clip},
+    )
 
 
 def test_a_new_benchmarks_metrics_are_data_with_a_mean_of_breakdowns_headline(tmp_path):
     """A benchmark added as a row: breakdowns by a field and an extra key, the headline the mean of the
     per-task accuracies (MLVU's M-Avg), which the report then shows instead of overall accuracy."""
-    task = dataclasses.replace(TASKS["video_mme"], name="new", title="New", metrics=ChoiceMetrics(
-        (ChoiceBreakdown("task", "question_type", order=("count", "order")), ChoiceBreakdown("clip", "extra.clip")),
-        headline_mean_of="task", headline_name="M-Avg"))
-    records = [record("q1", 0, "count", "x"), record("q2", 1, "count", "y"), record("q3", 2, "count", "y"),
-               record("q4", 0, "order", "x")]
+    task = dataclasses.replace(
+        TASKS["video_mme"],
+        name="new",
+        title="New",
+        metrics=ChoiceMetrics(
+            (ChoiceBreakdown("task", "question_type", order=("count", "order")), ChoiceBreakdown("clip", "extra.clip")),
+            headline_mean_of="task",
+            headline_name="M-Avg",
+        ),
+    )
+    records = [record("q1", 0, "count", "x"), record("q2", 1, "count", "y"), record("q3", 2, "count", "y"), record("q4", 0, "order", "x")]
     metrics = choice_metrics(task, records, {"q1": "A", "q2": "B", "q3": "A", "q4": "B"})
     assert metrics["overall"]["accuracy"] == 50.0  # 2 of 4
     assert list(metrics["breakdowns"]) == ["task", "clip"]
@@ -148,8 +164,9 @@ def test_longvideobench_breaks_down_by_duration_group_in_its_order_and_by_catego
 def test_a_longvideobench_duration_group_outside_the_benchmarks_is_refused_before_counting(tmp_path):
     (record, *_) = read_benchmark("longvideobench", FIXTURES / "longvideobench" / "lvb_val.json", tmp_path)
     odd = dataclasses.replace(record, extra={**record.extra, "duration_group": 120})
-    with pytest.raises(UserError, match="^LongVideoBench question '86CxyhFV9MI_0' has duration_group 120; "
-                                        "expected one of 15, 60, 600, 3600$"):
+    with pytest.raises(
+        UserError, match="^LongVideoBench question '86CxyhFV9MI_0' has duration_group 120; expected one of 15, 60, 600, 3600$"
+    ):
         choice_metrics(get_task("longvideobench"), [odd], {odd.id: "A"})
 
 
@@ -168,8 +185,17 @@ def test_the_paper_protocols_choice_settings_are_refused_on_a_task_the_reference
 
 def test_predict_refuses_the_paper_protocol_on_longvideobench_in_one_line(tmp_path, capsys):
     config = data_config(tmp_path, "longvideobench")
-    code = main(["predict", "--config", "protocol/paper", "data.benchmark=longvideobench", f"data.annotations={config.data.annotations}",
-                 f"data.video_folder={config.data.video_folder}", f"run.output_dir={tmp_path / 'runs'}"])
+    code = main(
+        [
+            "predict",
+            "--config",
+            "protocol/paper",
+            "data.benchmark=longvideobench",
+            f"data.annotations={config.data.annotations}",
+            f"data.video_folder={config.data.video_folder}",
+            f"run.output_dir={tmp_path / 'runs'}",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == EXIT_USER_ERROR and len(err.splitlines()) == 1
     assert "protocol.match_first_four=true" in err and "LongVideoBench" in err

@@ -16,8 +16,14 @@ def test_sweep_judge_score_report(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     data = write_demo_data(tmp_path / "data", SMALL)
     runs = tmp_path / "runs"
-    common = [f"data.video_folder={data.folder}", f"run.output_dir={runs}", f"run.token_cache={tmp_path / 'tokens'}",
-              "sampling.frames_per_chunk=4", "sampling.num_chunks=3", "generation.max_new_tokens=4"]
+    common = [
+        f"data.video_folder={data.folder}",
+        f"run.output_dir={runs}",
+        f"run.token_cache={tmp_path / 'tokens'}",
+        "sampling.frames_per_chunk=4",
+        "sampling.num_chunks=3",
+        "generation.max_new_tokens=4",
+    ]
     assert main(["sweep", "sweeps/tiny_nextqa", f"data.annotations={data.nextqa}", *common, "--quiet"]) == 0
     assert main(["sweep", "sweeps/tiny_moviechat", f"data.annotations={data.moviechat}", *common, "--quiet"]) == 0
     nextqa_runs = sorted(str(p) for p in (runs / "nextqa").iterdir())
@@ -27,8 +33,22 @@ def test_sweep_judge_score_report(tmp_path, monkeypatch, capsys):
     assert main(["match", *nextqa_runs, "--quiet"]) == 0
     server = start_server()
     try:
-        assert main(["judge", *moviechat_runs, "--base-url", base_url(server), "--model", "stand-in",
-                     "--cache-dir", str(tmp_path / "judge_cache"), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "judge",
+                    *moviechat_runs,
+                    "--base-url",
+                    base_url(server),
+                    "--model",
+                    "stand-in",
+                    "--cache-dir",
+                    str(tmp_path / "judge_cache"),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     finally:
         server.shutdown()
     assert main(["score", *nextqa_runs, *moviechat_runs]) == 0

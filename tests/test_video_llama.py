@@ -5,6 +5,8 @@ import torch
 
 from infvideo.memory import ContinuousMemory, MemoryConfig
 from infvideo.models.base import GenerationSettings
+from infvideo.models.tokenizers import tiny_llama_tokenizer
+from infvideo.models.video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
 from infvideo.models.video_llama.prompts import (
     clean_answer,
     egoschema_prompt,
@@ -13,8 +15,6 @@ from infvideo.models.video_llama.prompts import (
     split_prompt,
     video_mme_prompt,
 )
-from infvideo.models.tokenizers import tiny_llama_tokenizer
-from infvideo.models.video_llama import InfVideoLLaMA, InfVideoLLaMAConfig
 
 
 def make_model(**overrides):
@@ -95,7 +95,13 @@ def test_frame_positions_switch():
 def test_reference_compat_preset():
     config = InfVideoLLaMAConfig.reference_compat(InfVideoLLaMAConfig.tiny())
     assert not config.add_frame_pos and config.dropout_at_inference and config.memory.reference_compat
-    model = make_model(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name in ("add_frame_pos", "dropout_at_inference", "memory")})
+    model = make_model(
+        **{
+            f.name: getattr(config, f.name)
+            for f in dataclasses.fields(config)
+            if f.name in ("add_frame_pos", "dropout_at_inference", "memory")
+        }
+    )
     assert isinstance(model.memories()[0], ContinuousMemory) and model.memories()[0].reference_compat
     chunks = [model.encode_chunk(frames) for frames in video(7)]
     model.embed_video(chunks)

@@ -69,7 +69,9 @@ def test_videochat2_with_pil_is_the_reference_pipeline_bit_for_bit():
         image = image.resize((int(size * 160 / 90), size), Image.Resampling.BICUBIC)
         left = int(round((image.width - size) / 2.0))
         reference.append(np.asarray(image.crop((left, 0, left + size, size))))
-    expected = (torch.from_numpy(np.stack(reference)).permute(0, 3, 1, 2) / 255.0 - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    expected = (
+        torch.from_numpy(np.stack(reference)).permute(0, 3, 1, 2) / 255.0 - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
+    ) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
     assert torch.allclose(preprocess_videochat2(frames, size=size, resampler="pil"), expected, atol=1e-6)
 
 

@@ -95,7 +95,12 @@ def test_decord_pyav_and_parallel_agree_on_rotated_files(rotated, degrees, hflip
     assert np.abs(from_decord.astype(int) - from_pyav.astype(int)).mean() < 0.5
     for meta in (decord_meta, parallel_meta):
         assert (meta.width, meta.height, meta.num_frames, meta.fps, meta.duration, meta.keyframes) == (
-            pyav_meta.width, pyav_meta.height, pyav_meta.num_frames, pyav_meta.fps, pyav_meta.duration, pyav_meta.keyframes
+            pyav_meta.width,
+            pyav_meta.height,
+            pyav_meta.num_frames,
+            pyav_meta.fps,
+            pyav_meta.duration,
+            pyav_meta.keyframes,
         )
 
 

@@ -1,7 +1,7 @@
 import copy
 import inspect
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pytest
@@ -12,12 +12,13 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 
 from infvideo.eval.metrics.reference_rules import video_mme_letter
 from infvideo.memory import MemoryConfig
+from infvideo.models.base import GenerationSettings
+from infvideo.models.memory_attention import memory_layers
+from infvideo.models.tokenizers import tiny_llama_tokenizer
+from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers, umt
 from infvideo.models.videochat2 import config as videochat2_config
 from infvideo.models.videochat2 import modeling as videochat2_modeling
-from infvideo.models.videochat2 import umt
-from infvideo.models.base import GenerationSettings
 from infvideo.models.videochat2.lora import lora_factors, merge_lora
-from infvideo.models.memory_attention import memory_layers
 from infvideo.models.videochat2.prompts import (
     egoschema_prompt,
     moviechat_prompt,
@@ -27,9 +28,7 @@ from infvideo.models.videochat2.prompts import (
     split_prompt,
     video_mme_prompt,
 )
-from infvideo.models.tokenizers import tiny_llama_tokenizer
 from infvideo.models.videochat2.umt import UMTConfig, UMTVisionEncoder, position_table, sinusoid_table
-from infvideo.models.videochat2 import InfVideoChat2, InfVideoChat2Config, VideoChat2Tokenizers
 
 SYSTEM = (
     "Carefully watch the video and pay attention to the cause and sequence of events, the detail and movement "
@@ -69,7 +68,7 @@ def video(seed: int, frames: int = 12, chunk: int = 4, size: int = 32):
 
 
 # -- UMT -------------------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def get_sinusoid_encoding_table(positions: int, width: int) -> torch.Tensor:
     """transformers' VideoMAE table: UMT's per-element numpy formula (slow loops, so cached)."""
     return _loop_table(positions, width)
@@ -236,7 +235,11 @@ def test_tokens_per_frame_and_widths_come_from_the_config():
     assert chunks[0].shape == (3, 9, 64)
     assert model.embed_video(chunks).shape == (1, 12, 64)
     # No full-size literal (14 × 14 patches, 196 tokens, 1024 wide) outside the presets.
-    for module, presets in ((umt, [umt.UMTConfig]), (videochat2_modeling, []), (videochat2_config, [videochat2_config.InfVideoChat2Config])):
+    for module, presets in (
+        (umt, [umt.UMTConfig]),
+        (videochat2_modeling, []),
+        (videochat2_config, [videochat2_config.InfVideoChat2Config]),
+    ):
         source = inspect.getsource(module)
         for preset in presets:
             source = source.replace(inspect.getsource(preset), "")
@@ -321,8 +324,7 @@ def test_video_mme_prompt_matches_the_reference_character_for_character():
 def test_moviechat_prompt_matches_the_reference_character_for_character():
     movie = moviechat_prompt("Where does the movie take place?")
     system = (
-        "You are able to understand the visual content that the user provides.Follow the instructions carefully "
-        "and explain your answers."
+        "You are able to understand the visual content that the user provides.Follow the instructions carefully and explain your answers."
     )
     assert movie.text == system + "[INST] <Video><VideoHere></Video> [/INST] [INST] Where does the movie take place? [/INST]"
     assert movie.instruction == system
@@ -383,9 +385,7 @@ def test_merge_lora_equals_running_the_adapter():
         state[f"mistral_model.base_model.model.{name}.lora_A.default.weight"] = a
         state[f"mistral_model.base_model.model.{name}.lora_B.default.weight"] = b
         # The adapter run explicitly: x·Wᵀ (+ bias) + (alpha/r)·x·Aᵀ·Bᵀ.
-        hooks.append(
-            module.register_forward_hook(lambda m, inputs, out, a=a, b=b: out + (alpha / r) * inputs[0] @ a.T @ b.T)
-        )
+        hooks.append(module.register_forward_hook(lambda m, inputs, out, a=a, b=b: out + (alpha / r) * inputs[0] @ a.T @ b.T))
     names = merge_lora(state, merged, r=r, alpha=alpha)
     assert len(names) == 2 * 7 + 1 and "lm_head" in names and "model.layers.1.mlp.down_proj" in names
     ids = torch.randint(0, 40, (2, 7))

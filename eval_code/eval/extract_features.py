@@ -1,4 +1,5 @@
 """Frame tokens for every video of a benchmark, once; see infvideo.cli.paper.extract_main."""
+
 import sys
 
 from infvideo.cli.paper import extract_main

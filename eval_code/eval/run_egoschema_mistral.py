@@ -1,4 +1,5 @@
 """∞-Video (videochat2) on egoschema with the reference script's flags; see infvideo.cli.paper."""
+
 import sys
 
 from infvideo.cli.paper import run_inference

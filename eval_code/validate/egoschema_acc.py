@@ -1,4 +1,5 @@
 """the EgoSchema full-set submission; see infvideo.cli.paper.egoschema_submit_main."""
+
 import sys
 
 from infvideo.cli.paper import egoschema_submit_main

@@ -1,4 +1,5 @@
 """accuracy per benchmark; see infvideo.cli.paper.accuracy_main."""
+
 import sys
 
 from infvideo.cli.paper import accuracy_main

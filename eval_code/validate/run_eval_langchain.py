@@ -1,4 +1,5 @@
 """free-text answers to option letters (reference: LangChain + Chroma + OpenAI embeddings); see infvideo.cli.paper.matching_main."""
+
 import sys
 
 from infvideo.cli.paper import matching_main

@@ -1,4 +1,5 @@
 """the Video-ChatGPT judge metrics (reference: gpt-3.5-turbo); see infvideo.cli.paper.judging_main."""
+
 import sys
 
 from infvideo.cli.paper import judging_main

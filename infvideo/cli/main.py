@@ -159,7 +159,10 @@ def _sweep(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         errored += bool(summary.get("errors"))
     if errored:
-        print(f"infvideo: warning: {errored} runs hold error lines; rerun with `infvideo predict --config ... --retry-errors` per run", file=sys.stderr)
+        print(
+            f"infvideo: warning: {errored} runs hold error lines; rerun with `infvideo predict --config ... --retry-errors` per run",
+            file=sys.stderr,
+        )
     return EXIT_QUESTIONS_ERRORED if errored else EXIT_OK
 
 
@@ -187,7 +190,11 @@ def add_run_arguments(parser: argparse.ArgumentParser, sticky_absent_means_unifo
     uniform sampling: its scripts (``eval_code/``) keep that; ``infvideo predict`` leaves it to the config
     unless ``--sticky`` or ``--no-sticky`` is given."""
     parser.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. memory.tau=0.5 model.name=videochat2")
-    parser.add_argument("--config", action="append", help="a YAML run config: a path, or a shipped name such as video_llama/nextqa or memory/sticky (`infvideo configs` lists them); repeat to compose, later files win")
+    parser.add_argument(
+        "--config",
+        action="append",
+        help="a YAML run config: a path, or a shipped name such as video_llama/nextqa or memory/sticky (`infvideo configs` lists them); repeat to compose, later files win",
+    )
     flags = parser.add_argument_group("the reference scripts' flags")
     flags.add_argument("--max_int", type=int, help="frames per chunk (sampling.frames_per_chunk)")
     flags.add_argument("--num_samples", type=int, help="number of chunks (sampling.num_chunks)")
@@ -196,10 +203,16 @@ def add_run_arguments(parser: argparse.ArgumentParser, sticky_absent_means_unifo
     flags.add_argument("--tau", type=float, help="share of memory time given to the past, in (0, 1) (memory.tau)")
     flags.add_argument("--alpha", type=float, help="weight of the short-term memory, in [0, 1]; 1 = No LTM (model.alpha)")
     if sticky_absent_means_uniform:
-        flags.add_argument("--sticky", action="store_true", default=False, help="sticky memories; absent = uniform, as in the reference (memory.sticky)")
+        flags.add_argument(
+            "--sticky", action="store_true", default=False, help="sticky memories; absent = uniform, as in the reference (memory.sticky)"
+        )
     else:
-        flags.add_argument("--sticky", action=argparse.BooleanOptionalAction, default=None,
-                           help="sticky (--sticky) or uniform (--no-sticky) memories; absent = the config's memory.sticky")
+        flags.add_argument(
+            "--sticky",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="sticky (--sticky) or uniform (--no-sticky) memories; absent = the config's memory.sticky",
+        )
     flags.add_argument("--num-beams", dest="num_beams", type=int, help="beam search width (generation.num_beams)")
     flags.add_argument("--temperature", type=float, help="sampling temperature (generation.temperature)")
     flags.add_argument("--video-folder", dest="video_folder", help="the folder of the benchmark's videos (data.video_folder)")
@@ -239,7 +252,9 @@ def _with_parents(common: argparse.ArgumentParser) -> type[argparse.ArgumentPars
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="infvideo", description="The infvideo command line: predict, then match or judge, score and report.")
+    parser = argparse.ArgumentParser(
+        prog="infvideo", description="The infvideo command line: predict, then match or judge, score and report."
+    )
     parser.add_argument("--version", action="version", version=f"infvideo {__version__}")
     common = common_options()
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_with_parents(common))
@@ -270,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="answer a benchmark into a resumable run directory")
     add_run_arguments(predict)
     predict.add_argument("--shard", help="i/n: answer only this shard (also from torchrun or SLURM array variables)")
-    predict.add_argument("--retry-errors", action="store_true", help="ask again the questions whose last line is an error (after fixing the cause)")
+    predict.add_argument(
+        "--retry-errors", action="store_true", help="ask again the questions whose last line is an error (after fixing the cause)"
+    )
     predict.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     predict.set_defaults(run=_predict)
 
@@ -279,15 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(run=_extract)
 
     check = commands.add_parser(
-        "check-scoring", help="print the stage that will score a run of this config (match or judge), its matcher checked now",
+        "check-scoring",
+        help="print the stage that will score a run of this config (match or judge), its matcher checked now",
         description="Print `match` or `judge`: the command that scores a run of this config after predict (the benchmark's "
-                    "answers are options or free text). For `match`, the matcher of the config's protocol is built first, "
-                    "so a missing OPENAI_API_KEY or embedding model is an error now, before predicting.")
+        "answers are options or free text). For `match`, the matcher of the config's protocol is built first, "
+        "so a missing OPENAI_API_KEY or embedding model is an error now, before predicting.",
+    )
     add_run_arguments(check)
     check.set_defaults(run=_check_scoring)
 
     merge = commands.add_parser(
-        "merge", help="merge a run directory's shard files into its predictions.jsonl",
+        "merge",
+        help="merge a run directory's shard files into its predictions.jsonl",
         description="Merge predictions.shard-<i>-of-<n>.jsonl into predictions.jsonl. Every shard of one n must be "
         "there; what predictions.jsonl holds is kept (an answer is never replaced by an error).",
     )

@@ -28,7 +28,9 @@ def _config_file(model: str, benchmark: str) -> Path:
 
 
 def inference_parser(model: str, benchmark: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=f"∞-Video {model} inference on {benchmark} (reference flags; see infvideo/configs/{model}/{benchmark}.yaml)")
+    parser = argparse.ArgumentParser(
+        description=f"∞-Video {model} inference on {benchmark} (reference flags; see infvideo/configs/{model}/{benchmark}.yaml)"
+    )
     add_run_arguments(parser, sticky_absent_means_uniform=True)
     parser.add_argument("--cfg-path", dest="cfg_path", help="an extra run config composed after the default one")
     parser.add_argument("--options", nargs="*", default=[], help="dotlist overrides, e.g. model.preset=tiny")
@@ -64,8 +66,12 @@ def inference_config(model: str, benchmark: str, argv: list[str] | None = None):
     from infvideo.eval.config import load_config
 
     # The reference's scripts scored their runs the reference's way: so do these (later files may override).
-    files = [_config_file(model, benchmark), _config_file("protocol", "paper"), *(args.config or []),
-             *([args.cfg_path] if args.cfg_path else [])]
+    files = [
+        _config_file(model, benchmark),
+        _config_file("protocol", "paper"),
+        *(args.config or []),
+        *([args.cfg_path] if args.cfg_path else []),
+    ]
     overrides = list(args.overrides) + list(args.options)
     if args.task == "video_llama" or args.baseline:
         overrides.append("model.alpha=1.0")
@@ -91,12 +97,15 @@ def matching_main(argv: list[str] | None = None) -> int:
     the reference's way (OpenAI text-embedding-ada-002 over options A-D) unless a flag says otherwise."""
     parser = argparse.ArgumentParser(
         description="map free-text predictions to the nearest option (infvideo match); every default is the run's "
-                    "config.yaml protocol (the reference's: text-embedding-ada-002 over options A-D)")
+        "config.yaml protocol (the reference's: text-embedding-ada-002 over options A-D)"
+    )
     parser.add_argument("--pred_path", required=True, help="a run directory (or its predictions.jsonl)")
     parser.add_argument("--embedder", help="minilm (offline) | openai:<model> (OPENAI_API_KEY, OPENAI_BASE_URL); default: the run's")
     parser.add_argument("--base-url", dest="base_url")
     options = parser.add_mutually_exclusive_group()
-    options.add_argument("--reference-compat", dest="first_four", action="store_const", const=True, help="only options A-D, as the reference")
+    options.add_argument(
+        "--reference-compat", dest="first_four", action="store_const", const=True, help="only options A-D, as the reference"
+    )
     options.add_argument("--all-options", dest="first_four", action="store_const", const=False, help="every option")
     parser.add_argument("--num_tasks", type=int, help="accepted for compatibility; matching runs in one process here")
     args = parser.parse_args(argv)

@@ -14,8 +14,14 @@ from infvideo.cli.main import show_progress
 from infvideo.errors import EXIT_OK, UserError
 
 
-def match_runs(run_dirs: list[str], embedder: str | None = None, first_four: bool | None = None, base_url: str | None = None,
-               embedding_fallback: bool | None = None, progress: bool = True) -> int:
+def match_runs(
+    run_dirs: list[str],
+    embedder: str | None = None,
+    first_four: bool | None = None,
+    base_url: str | None = None,
+    embedding_fallback: bool | None = None,
+    progress: bool = True,
+) -> int:
     """Letters for the answers of each run (None: the run's protocol decides); one JSON summary line per run."""
     from infvideo.eval.match_run import match_run
 
@@ -47,10 +53,18 @@ def _judge(args: argparse.Namespace) -> int:
     from infvideo.eval.judge import JudgeSettings, default_cache_dir
 
     settings = JudgeSettings(
-        model=args.model, base_url=args.base_url, api_key_env=args.api_key_env, temperature=args.temperature,
-        max_tokens=args.max_tokens, timeout=args.timeout, max_retries=args.max_retries, reasks=args.reasks,
-        concurrency=args.concurrency, cache_dir=None if args.no_cache else args.cache_dir or default_cache_dir(),
-        metrics=tuple(args.metrics.split(",")), max_consecutive_connection_errors=args.max_consecutive_connection_errors,
+        model=args.model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        reasks=args.reasks,
+        concurrency=args.concurrency,
+        cache_dir=None if args.no_cache else args.cache_dir or default_cache_dir(),
+        metrics=tuple(args.metrics.split(",")),
+        max_consecutive_connection_errors=args.max_consecutive_connection_errors,
     )
     return judge_runs(args.run_dirs, settings, progress=show_progress(args), allow_errors=args.allow_errors)
 
@@ -134,37 +148,63 @@ def _judge_server(args: argparse.Namespace) -> int:
 
 def add_scoring_commands(commands) -> None:
     match = commands.add_parser(
-        "match", help="map free-text answers of multiple-choice runs to option letters (matches.jsonl)",
+        "match",
+        help="map free-text answers of multiple-choice runs to option letters (matches.jsonl)",
         description="Letters for every answer of a multiple-choice run into <run_dir>/matches.jsonl: a letter the backbone "
-                    "gave is kept; Video-LLaMA's free text goes to the nearest option by embeddings; a VideoChat2 answer "
-                    "without a letter stays without one (counted wrong) unless embedding fallback is on. Each setting "
-                    "defaults to the run's config.yaml protocol section (the package's default: MiniLM over every "
-                    "option; protocol/paper, composed into the paper's rows: OpenAI "
-                    "text-embedding-ada-002 over options A-D); the flags below override it.")
+        "gave is kept; Video-LLaMA's free text goes to the nearest option by embeddings; a VideoChat2 answer "
+        "without a letter stays without one (counted wrong) unless embedding fallback is on. Each setting "
+        "defaults to the run's config.yaml protocol section (the package's default: MiniLM over every "
+        "option; protocol/paper, composed into the paper's rows: OpenAI "
+        "text-embedding-ada-002 over options A-D); the flags below override it.",
+    )
     match.add_argument("run_dirs", nargs="+")
-    match.add_argument("--embedder", help="minilm (offline) | openai:<model> (an OpenAI-compatible /v1/embeddings; the key in "
-                       "OPENAI_API_KEY, none needed for a server on this machine). Default: the run's protocol.matcher")
+    match.add_argument(
+        "--embedder",
+        help="minilm (offline) | openai:<model> (an OpenAI-compatible /v1/embeddings; the key in "
+        "OPENAI_API_KEY, none needed for a server on this machine). Default: the run's protocol.matcher",
+    )
     match.add_argument("--base-url", help="the embeddings server for openai:<model> (default: OPENAI_BASE_URL, else OpenAI's)")
     options = match.add_mutually_exclusive_group()
-    options.add_argument("--reference-compat", dest="first_four", action="store_const", const=True, default=None,
-                         help="only options A-D, as the reference's matcher (an answer E is unreachable)")
-    options.add_argument("--all-options", dest="first_four", action="store_const", const=False,
-                         help="every option. Default for both: the run's protocol.match_first_four")
-    match.add_argument("--embedding-fallback", action=argparse.BooleanOptionalAction, default=None,
-                       help="VideoChat2: match an answer with no parsable letter by embeddings instead of counting it "
-                            "wrong. Default: the run's protocol.embedding_fallback")
+    options.add_argument(
+        "--reference-compat",
+        dest="first_four",
+        action="store_const",
+        const=True,
+        default=None,
+        help="only options A-D, as the reference's matcher (an answer E is unreachable)",
+    )
+    options.add_argument(
+        "--all-options",
+        dest="first_four",
+        action="store_const",
+        const=False,
+        help="every option. Default for both: the run's protocol.match_first_four",
+    )
+    match.add_argument(
+        "--embedding-fallback",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="VideoChat2: match an answer with no parsable letter by embeddings instead of counting it "
+        "wrong. Default: the run's protocol.embedding_fallback",
+    )
     match.set_defaults(run=_match)
 
     judge = commands.add_parser(
-        "judge", help="score open-ended answers with an LLM judge (judgments.jsonl)",
+        "judge",
+        help="score open-ended answers with an LLM judge (judgments.jsonl)",
         description="Score open-ended answers with an LLM judge into <run_dir>/judgments.jsonl. A re-run asks only for "
-                    "missing or failed judgments (and those whose prediction or judge settings changed); a failure never "
-                    "replaces a good judgment. Exit status: 0 done, 1 some answers could not be judged (see --allow-errors), "
-                    "2 the judge server is unreachable (good judgments are kept; run again once it is up) or another user error.")
+        "missing or failed judgments (and those whose prediction or judge settings changed); a failure never "
+        "replaces a good judgment. Exit status: 0 done, 1 some answers could not be judged (see --allow-errors), "
+        "2 the judge server is unreachable (good judgments are kept; run again once it is up) or another user error.",
+    )
     judge.add_argument("run_dirs", nargs="+")
     judge.add_argument("--model", default="gpt-3.5-turbo", help="the judge model name as the server knows it")
-    judge.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM), :8080/v1 (llama.cpp), :11434/v1 (Ollama)")
-    judge.add_argument("--api-key-env", default="OPENAI_API_KEY", help="the environment variable that holds the key (never pass keys on the command line)")
+    judge.add_argument(
+        "--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM), :8080/v1 (llama.cpp), :11434/v1 (Ollama)"
+    )
+    judge.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="the environment variable that holds the key (never pass keys on the command line)"
+    )
     judge.add_argument("--metrics", default="GEN,CI,DO,CU", help="comma-separated: GEN (correctness yes/no + score), CI, DO, CU")
     judge.add_argument("--temperature", type=float, default=0.0)
     judge.add_argument("--max-tokens", type=int, default=64)
@@ -172,13 +212,21 @@ def add_scoring_commands(commands) -> None:
     judge.add_argument("--max-retries", type=int, default=4, help="retries with backoff on 429, 5xx and connection errors")
     judge.add_argument("--reasks", type=int, default=2, help="re-asks after an unparseable reply")
     judge.add_argument("--concurrency", type=int, default=8)
-    judge.add_argument("--cache-dir", help="replies cached by (judge model, prompt): a re-run never pays twice. Default: "
-                       "$INFVIDEO_CACHE_DIR/judge when that variable is set, else <run_dir>/judge_cache; '{run_dir}' in "
-                       "the path stands for each run directory")
+    judge.add_argument(
+        "--cache-dir",
+        help="replies cached by (judge model, prompt): a re-run never pays twice. Default: "
+        "$INFVIDEO_CACHE_DIR/judge when that variable is set, else <run_dir>/judge_cache; '{run_dir}' in "
+        "the path stands for each run directory",
+    )
     judge.add_argument("--no-cache", action="store_true")
-    judge.add_argument("--max-consecutive-connection-errors", type=int, default=5, metavar="N",
-                       help="after N requests in a row failed to connect (each after its retries), stop: the server is "
-                            "unreachable; exit 2 with one message (default 5; 0: never stop)")
+    judge.add_argument(
+        "--max-consecutive-connection-errors",
+        type=int,
+        default=5,
+        metavar="N",
+        help="after N requests in a row failed to connect (each after its retries), stop: the server is "
+        "unreachable; exit 2 with one message (default 5; 0: never stop)",
+    )
     judge.add_argument("--allow-errors", action="store_true", help="exit 0 even when some samples could not be judged")
     judge.set_defaults(run=_judge)
 
@@ -188,28 +236,42 @@ def add_scoring_commands(commands) -> None:
     server.set_defaults(run=_judge_server)
 
     score = commands.add_parser(
-        "score", help="benchmark metrics of a run (metrics.json, metrics.md)",
+        "score",
+        help="benchmark metrics of a run (metrics.json, metrics.md)",
         description="Accuracy in percent over every annotated question (one never predicted counts as wrong; the run is "
-                    "marked partial). Directories that are not finished runs, or whose matches/judgments are older than "
-                    "their predictions, are skipped and listed on stderr with the command to run; the exit status is 2 "
-                    "only when nothing could be scored.")
+        "marked partial). Directories that are not finished runs, or whose matches/judgments are older than "
+        "their predictions, are skipped and listed on stderr with the command to run; the exit status is 2 "
+        "only when nothing could be scored.",
+    )
     score.add_argument("run_dirs", nargs="+", help="run directories (a glob such as outputs/runs/nextqa/* is fine)")
     score.add_argument("--annotations", help="read the questions from here instead of the run's config (e.g. after moving the data)")
-    score.add_argument("--scoring", choices=("lenient", "reference"),
-                       help="overrides the run's protocol.scoring (config.yaml): lenient = letters from matches.jsonl; "
-                            "reference = VideoChat2 answers by the reference scripts' own checks of the text, and "
-                            "Video-LLaMA's Video-MME durations over valid answers only")
-    score.add_argument("--judge-score", choices=("keep", "truncate"),
-                       help="overrides the run's protocol.judge_score (config.yaml): keep the judge's 0-5 scores as "
-                            "given, or truncate them with int() as the reference")
+    score.add_argument(
+        "--scoring",
+        choices=("lenient", "reference"),
+        help="overrides the run's protocol.scoring (config.yaml): lenient = letters from matches.jsonl; "
+        "reference = VideoChat2 answers by the reference scripts' own checks of the text, and "
+        "Video-LLaMA's Video-MME durations over valid answers only",
+    )
+    score.add_argument(
+        "--judge-score",
+        choices=("keep", "truncate"),
+        help="overrides the run's protocol.judge_score (config.yaml): keep the judge's 0-5 scores as "
+        "given, or truncate them with int() as the reference",
+    )
     score.set_defaults(run=_score)
 
     report = commands.add_parser(
-        "report", help="compare scored runs in a paper-style table, with plots",
+        "report",
+        help="compare scored runs in a paper-style table, with plots",
         description="One row per distinct setting (seeds of one setting aggregate to mean ± std, n seeds), accuracy in "
-                    "percent, partial runs marked. Directories without an up-to-date metrics.json are skipped and listed "
-                    "on stderr; the exit status is 2 only when nothing could be reported.")
+        "percent, partial runs marked. Directories without an up-to-date metrics.json are skipped and listed "
+        "on stderr; the exit status is 2 only when nothing could be reported.",
+    )
     report.add_argument("run_dirs", nargs="+", help="scored run directories (a glob such as outputs/runs/*/* is fine)")
     report.add_argument("--output-dir", default="outputs/report")
-    report.add_argument("--attention", action="store_true", help="also draw each memory run's attention density over video time (re-runs the model on one video)")
+    report.add_argument(
+        "--attention",
+        action="store_true",
+        help="also draw each memory run's attention density over video time (re-runs the model on one video)",
+    )
     report.set_defaults(run=_report)

@@ -53,12 +53,16 @@ def read_egoschema(
     if suffix == ".csv":
         if answers_path is not None:
             # two sources of truth for the same 500 answers could disagree silently
-            raise BadReaderOption(f"{os.fspath(annotation_path)}: EgoSchema.csv carries its answers; "
-                             f"do not also pass answers_path ({os.fspath(answers_path)})")
+            raise BadReaderOption(
+                f"{os.fspath(annotation_path)}: EgoSchema.csv carries its answers; "
+                f"do not also pass answers_path ({os.fspath(answers_path)})"
+            )
         return _read_egoschema_csv(annotation_path, video_folder, video_pattern=video_pattern, on_error=on_error)
     if suffix != ".json":
-        raise BadReaderOption(f"{os.fspath(annotation_path)}: cannot tell the EgoSchema format from the suffix "
-                         f"{suffix!r}; expected .json (questions.json) or .csv (IG-VLM EgoSchema.csv)")
+        raise BadReaderOption(
+            f"{os.fspath(annotation_path)}: cannot tell the EgoSchema format from the suffix "
+            f"{suffix!r}; expected .json (questions.json) or .csv (IG-VLM EgoSchema.csv)"
+        )
     return _read_questions_json(annotation_path, video_folder, answers_path, video_pattern, on_error)
 
 
@@ -89,16 +93,18 @@ def _read_questions_json(
             if answers is not None and q_uid not in answers:
                 continue  # outside the subset
             answer = None if answers is None else answers[q_uid]
-            records.append(QuestionRecord(
-                id=q_uid,
-                dataset="egoschema",
-                video_id=q_uid,
-                video_path=video_path(video_folder, video_pattern, q_uid),
-                question=required_text(item, "question"),
-                options=_options(item),
-                answer=answer,
-                extra=_extra(item),
-            ))
+            records.append(
+                QuestionRecord(
+                    id=q_uid,
+                    dataset="egoschema",
+                    video_id=q_uid,
+                    video_path=video_path(video_folder, video_pattern, q_uid),
+                    question=required_text(item, "question"),
+                    options=_options(item),
+                    answer=answer,
+                    extra=_extra(item),
+                )
+            )
         except BadField as problem:
             log.report(questions_file, location, str(problem))
 
@@ -126,8 +132,9 @@ def _read_answers(answers_path: str | os.PathLike[str], log: ProblemLog) -> dict
 def _options(item: dict[str, Any]) -> tuple[str, ...]:
     unexpected = sorted(key for key in item if _OPTION_KEY.fullmatch(key) and key not in OPTION_KEYS)
     if unexpected:
-        raise BadField(f"expected exactly {NUM_OPTIONS} options ({OPTION_KEYS[0]!r}..{OPTION_KEYS[-1]!r}), "
-                       f"also found {', '.join(unexpected)}")
+        raise BadField(
+            f"expected exactly {NUM_OPTIONS} options ({OPTION_KEYS[0]!r}..{OPTION_KEYS[-1]!r}), also found {', '.join(unexpected)}"
+        )
     return tuple(required_text(item, key) for key in OPTION_KEYS)
 
 
@@ -155,6 +162,7 @@ def _describe(position: int, item: Any) -> str:
 # reference compares with ``==`` too). In the public file each answer matches exactly one option, so
 # no match or several is a malformed row rather than a guess. Ids and video ids are the q_uid.
 
+
 @dataclass(frozen=True)
 class _Layout:
     """The key of each field in a row dict; ``drive_id`` is None when the layout does not say."""
@@ -172,8 +180,7 @@ _NAMED_LAYOUTS = (
     _Layout("video_name", "question", "answer", tuple(f"a{i}" for i in range(NUM_OPTIONS)), "question_id", True),
     _Layout("q_uid", "question", "answer", tuple(f"option {i}" for i in range(NUM_OPTIONS)), "google_drive_id", True),
 )
-_POSITIONAL = _Layout("column 1", "column 3", "column 4", tuple(f"column {i}" for i in range(5, 5 + NUM_OPTIONS)),
-                      None, False)
+_POSITIONAL = _Layout("column 1", "column 3", "column 4", tuple(f"column {i}" for i in range(5, 5 + NUM_OPTIONS)), None, False)
 
 
 def _read_egoschema_csv(
@@ -195,16 +202,18 @@ def _read_egoschema_csv(
             location = f"{location} (q_uid={q_uid})"
             options = tuple(required_text(row, key) for key in layout.options)
             drive_id = None if layout.drive_id is None else optional(row, layout.drive_id)
-            records.append(QuestionRecord(
-                id=q_uid,
-                dataset="egoschema",
-                video_id=q_uid,
-                video_path=video_path(video_folder, video_pattern, q_uid),
-                question=required_text(row, layout.question),
-                options=options,
-                answer=_answer_index(required_text(row, layout.answer), options),
-                extra={} if drive_id is None else {"google_drive_id": drive_id},
-            ))
+            records.append(
+                QuestionRecord(
+                    id=q_uid,
+                    dataset="egoschema",
+                    video_id=q_uid,
+                    video_path=video_path(video_folder, video_pattern, q_uid),
+                    question=required_text(row, layout.question),
+                    options=options,
+                    answer=_answer_index(required_text(row, layout.answer), options),
+                    extra={} if drive_id is None else {"google_drive_id": drive_id},
+                )
+            )
         except BadField as problem:
             log.report(table.path, location, str(problem))
     return ReadResult.checked(records, log.problems, str(table.path))
@@ -216,9 +225,11 @@ def _layout(table: CsvTable) -> _Layout:
             return layout if layout.drive_id in table.header else replace(layout, drive_id=None)
     if len(table.header) != 5 + NUM_OPTIONS:
         # the reference takes every column from 5 on as an option; more or fewer would shift them
-        raise MalformedRow(f"{table.path}, line 1 (header): unknown column names and {len(table.header)} columns; "
-                           f"expected IG-VLM's ',video_name,question_id,question,answer,a0..a4' "
-                           f"or {5 + NUM_OPTIONS} columns read by position")
+        raise MalformedRow(
+            f"{table.path}, line 1 (header): unknown column names and {len(table.header)} columns; "
+            f"expected IG-VLM's ',video_name,question_id,question,answer,a0..a4' "
+            f"or {5 + NUM_OPTIONS} columns read by position"
+        )
     return _POSITIONAL
 
 

@@ -28,8 +28,8 @@ from infvideo.data.rows import (
     check_video_pattern,
     existing_file,
     load_json_file,
-    optional,
     option_list,
+    optional,
     parse_index,
     parse_int,
     required,
@@ -90,8 +90,7 @@ def _record(row: Any, video_folder: str | os.PathLike[str], video_pattern: str |
     )
 
 
-def _video_path(row: dict[str, Any], video_id: str, video_folder: str | os.PathLike[str],
-                video_pattern: str | None) -> str:
+def _video_path(row: dict[str, Any], video_id: str, video_folder: str | os.PathLike[str], video_pattern: str | None) -> str:
     file = optional(row, "video_path")
     if file is not None and not isinstance(file, str):
         raise BadField(f"'video_path' should be text, got {file!r}")

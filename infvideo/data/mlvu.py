@@ -32,15 +32,22 @@ from infvideo.data.rows import (
     existing_file,
     existing_folder,
     load_json_file,
-    optional,
     option_list,
+    optional,
     required_text,
     video_path,
 )
 
 # The seven multiple-choice tasks M-Avg averages over, in MLVU's numbering.
-TASK_FILES = ("1_plotQA.json", "2_needle.json", "3_ego.json", "4_count.json", "5_order.json",
-              "6_anomaly_reco.json", "7_topic_reasoning.json")
+TASK_FILES = (
+    "1_plotQA.json",
+    "2_needle.json",
+    "3_ego.json",
+    "4_count.json",
+    "5_order.json",
+    "6_anomaly_reco.json",
+    "7_topic_reasoning.json",
+)
 _NUMBER_PREFIX = re.compile(r"^\d+_")  # "2_" of "2_needle"
 
 
@@ -72,8 +79,10 @@ def task_files(annotation_path: str | os.PathLike[str]) -> list[Path]:
     missing = [name for name in TASK_FILES if not (folder / name).is_file()]
     if missing:
         # a folder with some tasks only would give an M-Avg over fewer tasks than the benchmark's
-        raise FileNotFoundError(f"MLVU annotation folder {folder} lacks {', '.join(missing)}; "
-                                f"give the folder with all seven multiple-choice task files, or one task file")
+        raise FileNotFoundError(
+            f"MLVU annotation folder {folder} lacks {', '.join(missing)}; "
+            f"give the folder with all seven multiple-choice task files, or one task file"
+        )
     return [folder / name for name in TASK_FILES]
 
 
@@ -86,8 +95,7 @@ def task_name(file: Path) -> str:
 TASKS = tuple(task_name(Path(name)) for name in TASK_FILES)
 
 
-def _read_task(file: Path, video_folder: str | os.PathLike[str], video_pattern: str | None,
-               log: ProblemLog) -> list[QuestionRecord]:
+def _read_task(file: Path, video_folder: str | os.PathLike[str], video_pattern: str | None, log: ProblemLog) -> list[QuestionRecord]:
     rows = load_json_file(existing_file(file))
     if not isinstance(rows, list):
         raise MalformedRow(f"{file}: expected a JSON list of questions, got {type(rows).__name__}")
@@ -100,8 +108,7 @@ def _read_task(file: Path, video_folder: str | os.PathLike[str], video_pattern: 
     return records
 
 
-def _record(row: Any, position: int, file: Path, video_folder: str | os.PathLike[str],
-            video_pattern: str | None) -> QuestionRecord:
+def _record(row: Any, position: int, file: Path, video_folder: str | os.PathLike[str], video_pattern: str | None) -> QuestionRecord:
     if not isinstance(row, dict):
         raise BadField(f"expected a JSON object, got {type(row).__name__}")
     check_utf8(row)

@@ -74,7 +74,7 @@ def _annotation_files(annotation_path: str | os.PathLike[str]) -> list[Path]:
 
 
 def _natural_order(file: Path) -> list[Any]:
-    """"2.json" before "10.json": the files are usually numbered; a stable order makes runs comparable."""
+    """ "2.json" before "10.json": the files are usually numbered; a stable order makes runs comparable."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", file.name)]
 
 
@@ -102,25 +102,25 @@ def _read_video_file(
             if not isinstance(item, dict):
                 raise BadField(f"expected a JSON object, got {type(item).__name__}")
             check_utf8(item)
-            records.append(QuestionRecord(
-                id=f"{video_id}_{mode}_{k}",
-                dataset="moviechat",
-                video_id=video_id,
-                video_path=path,
-                question=required_text(item, "question"),
-                answer_text=required_text(item, "answer"),
-                mode=mode,
-                time=_breakpoint_time(item) if mode == "breakpoint" else None,
-                extra=dict(extra),  # one dict per record: a consumer editing one must not change the others
-            ))
+            records.append(
+                QuestionRecord(
+                    id=f"{video_id}_{mode}_{k}",
+                    dataset="moviechat",
+                    video_id=video_id,
+                    video_path=path,
+                    question=required_text(item, "question"),
+                    answer_text=required_text(item, "answer"),
+                    mode=mode,
+                    time=_breakpoint_time(item) if mode == "breakpoint" else None,
+                    extra=dict(extra),  # one dict per record: a consumer editing one must not change the others
+                )
+            )
         except BadField as problem:
             log.report(file, f"{mode}[{k}]", str(problem))
     return records
 
 
-def _video_of(
-    movie: Any, file: Path, video_folder: str | os.PathLike[str], video_pattern: str | None
-) -> tuple[str, str, dict[str, Any]]:
+def _video_of(movie: Any, file: Path, video_folder: str | os.PathLike[str], video_pattern: str | None) -> tuple[str, str, dict[str, Any]]:
     """The video id, its path, and what ``extra`` carries for every question of this video."""
     if not isinstance(movie, dict):
         raise BadField(f"expected a JSON object, got {type(movie).__name__}")

@@ -61,8 +61,7 @@ def read_nextqa(
         options = tuple(required_text(row, column) for column in OPTION_COLUMNS)
         return {"options": options, "answer": parse_index(row["answer"], "answer", NUM_OPTIONS)}
 
-    return _read_csv(annotation_path, video_folder, MC_COLUMNS, multiple_choice, "nextqa",
-                     video_pattern, video_map, on_error)
+    return _read_csv(annotation_path, video_folder, MC_COLUMNS, multiple_choice, "nextqa", video_pattern, video_map, on_error)
 
 
 def read_nextoe(
@@ -79,8 +78,7 @@ def read_nextoe(
     def open_ended(row: dict[str, str]) -> dict[str, Any]:
         return {"answer_text": required_text(row, "answer")}
 
-    return _read_csv(annotation_path, video_folder, OE_COLUMNS, open_ended, "nextoe",
-                     video_pattern, video_map, on_error)
+    return _read_csv(annotation_path, video_folder, OE_COLUMNS, open_ended, "nextoe", video_pattern, video_map, on_error)
 
 
 def _read_csv(
@@ -103,25 +101,25 @@ def _read_csv(
             row = table.by_column(fields)
             video = required_id(row, "video")
             location_in_folder = None if video_locations is None else _mapped(video_locations, video)
-            records.append(QuestionRecord(
-                id=f"{video}_{required_id(row, 'qid')}",
-                dataset=dataset,
-                video_id=video,
-                video_path=video_path(video_folder, video_pattern, video, location_in_folder),
-                question=required_text(row, "question"),
-                question_type=optional(row, "type"),
-                extra=_extra(row),
-                **answer_fields(row),
-            ))
+            records.append(
+                QuestionRecord(
+                    id=f"{video}_{required_id(row, 'qid')}",
+                    dataset=dataset,
+                    video_id=video,
+                    video_path=video_path(video_folder, video_pattern, video, location_in_folder),
+                    question=required_text(row, "question"),
+                    question_type=optional(row, "type"),
+                    extra=_extra(row),
+                    **answer_fields(row),
+                )
+            )
         except BadField as problem:
             log.report(table.path, location, str(problem))
     return ReadResult.checked(records, log.problems, str(table.path))
 
 
 def _extra(row: dict[str, str]) -> dict[str, Any]:
-    extra: dict[str, Any] = {
-        column: parse_int(row[column], column) for column in VIDEO_SIZE_COLUMNS if optional(row, column) is not None
-    }
+    extra: dict[str, Any] = {column: parse_int(row[column], column) for column in VIDEO_SIZE_COLUMNS if optional(row, column) is not None}
     additional = optional(row, "additional_ref_answer")
     if additional is not None:
         extra["additional_ref_answer"] = additional

@@ -57,12 +57,12 @@ def option_letter(option: str) -> str | None:
 
 
 def strip_option_letter(option: str, letter: str | None = None) -> str:
-    """"A. apples" -> "apples". With ``letter``, only that letter's prefix is removed, so a bare
+    """ "A. apples" -> "apples". With ``letter``, only that letter's prefix is removed, so a bare
     option that merely starts with some capital and a dot is left alone."""
     match = _LETTER_PREFIX.match(option)
     if match is None or (letter is not None and match.group(1) != letter):
         return option
-    return option[match.end():]
+    return option[match.end() :]
 
 
 def option_texts(record: QuestionRecord) -> tuple[str, ...]:

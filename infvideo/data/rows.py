@@ -41,8 +41,8 @@ from typing import IO, Any, Literal, get_args
 
 from infvideo.data.record import OPTION_LETTERS, BadReaderOption, DuplicateIdError, MalformedRow, QuestionRecord
 
-
 # ---- fields of one row
+
 
 class BadField(ValueError):
     """A row's value is missing or unusable; the message is the reason alone."""
@@ -113,8 +113,9 @@ def option_list(row: Mapping[str, Any], key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(option, str) and option.strip() for option in value):
         raise BadField(f"{key!r} should be a list of non-blank texts, got {value!r}")
     if not MIN_OPTIONS <= len(value) <= len(OPTION_LETTERS):
-        raise BadField(f"expected {MIN_OPTIONS} to {len(OPTION_LETTERS)} {key} "
-                       f"(options {OPTION_LETTERS[0]}..{OPTION_LETTERS[-1]}), got {len(value)}")
+        raise BadField(
+            f"expected {MIN_OPTIONS} to {len(OPTION_LETTERS)} {key} (options {OPTION_LETTERS[0]}..{OPTION_LETTERS[-1]}), got {len(value)}"
+        )
     return tuple(value)
 
 
@@ -167,8 +168,7 @@ def check_utf8(value: Any) -> None:
     found = _first_bad_byte(value, "")
     if found is not None:
         byte, where = found
-        raise BadField(f"not valid UTF-8: byte 0x{byte:02X}{where} (save the file as UTF-8; it may be "
-                       f"Latin-1 or Windows-1252)")
+        raise BadField(f"not valid UTF-8: byte 0x{byte:02X}{where} (save the file as UTF-8; it may be Latin-1 or Windows-1252)")
 
 
 def bad_byte_reason(text: str) -> str | None:
@@ -184,7 +184,7 @@ def json_error_reason(error: json.JSONDecodeError) -> str:
     """Why a JSON text did not parse, naming a bad byte where the parse broke off: inside a string
     such a byte parses, outside one it is usually what broke it."""
     line_end = error.doc.find("\n", error.pos)
-    rest_of_line = error.doc[error.pos:] if line_end < 0 else error.doc[error.pos:line_end]
+    rest_of_line = error.doc[error.pos :] if line_end < 0 else error.doc[error.pos : line_end]
     reason = f"invalid JSON ({error.msg}, column {error.colno})"
     bad_byte = bad_byte_reason(rest_of_line)
     return reason if bad_byte is None else f"{reason}; {bad_byte}"
@@ -225,6 +225,7 @@ def _first_bad_byte(value: Any, where: str) -> tuple[int, str] | None:
 
 # ---- csv files
 
+
 class CsvTable:
     """A csv file's header and its data rows; each row is kept with its line number. Rows are
     turned into fields with ``by_column`` or ``by_position``, which also refuse a row holding a
@@ -236,7 +237,9 @@ class CsvTable:
             reader = csv.reader(handle)
             header = next(reader, None)
             self.rows: list[tuple[str, list[str]]] = [
-                (f"line {reader.line_num}", fields) for fields in reader if fields  # blank lines carry no row
+                (f"line {reader.line_num}", fields)
+                for fields in reader
+                if fields  # blank lines carry no row
             ]
         if header is None:
             raise MalformedRow(f"{self.path}, line 1: empty file, expected a header row")
@@ -284,21 +287,17 @@ def check_video_pattern(pattern: str | None) -> str | None:
         # not as anyone meant
         used = {field for _, field, _, _ in string.Formatter().parse(pattern) if field is not None}
     except ValueError as error:  # an unmatched brace
-        raise BadReaderOption(f"video pattern {pattern!r} is not a valid pattern ({error}); "
-                              f"use the placeholders {_ALLOWED}") from None
+        raise BadReaderOption(f"video pattern {pattern!r} is not a valid pattern ({error}); use the placeholders {_ALLOWED}") from None
     unknown = sorted(used - set(PLACEHOLDERS))
     if unknown:
         named = ", ".join(f"{{{field}}}" for field in unknown)
-        raise BadReaderOption(f"video pattern {pattern!r} has unknown placeholder(s) {named}; "
-                              f"the allowed placeholders are {_ALLOWED}")
+        raise BadReaderOption(f"video pattern {pattern!r} has unknown placeholder(s) {named}; the allowed placeholders are {_ALLOWED}")
     if not used:
-        raise BadReaderOption(f"video pattern {pattern!r} uses neither {_ALLOWED}; every question would get "
-                              f"the same file")
+        raise BadReaderOption(f"video pattern {pattern!r} uses neither {_ALLOWED}; every question would get the same file")
     return pattern
 
 
-def video_path(video_folder: str | os.PathLike[str], pattern: str | None, video_id: str,
-               location: str | None = None) -> str:
+def video_path(video_folder: str | os.PathLike[str], pattern: str | None, video_id: str, location: str | None = None) -> str:
     """``pattern`` (None: the default) filled in and joined to the folder; ``location`` is what
     ``{video}`` stands for when it is not the video id."""
     pattern = DEFAULT_VIDEO_PATTERN if pattern is None else pattern
@@ -307,6 +306,7 @@ def video_path(video_folder: str | os.PathLike[str], pattern: str | None, video_
 
 
 # ---- read results
+
 
 def check_unique_ids(records: Iterable[QuestionRecord], source: str) -> None:
     counts = Counter(record.id for record in records)
@@ -338,7 +338,7 @@ class ReadResult:
     problems: list[RowProblem] = field(default_factory=list)
 
     @classmethod
-    def checked(cls, records: list[QuestionRecord], problems: list[RowProblem], source: str) -> "ReadResult":
+    def checked(cls, records: list[QuestionRecord], problems: list[RowProblem], source: str) -> ReadResult:
         """The result, after making sure no two records share an id (``DuplicateIdError`` otherwise)."""
         check_unique_ids(records, source)
         return cls(records, problems)
@@ -349,8 +349,7 @@ class ProblemLog:
 
     def __init__(self, on_error: OnError) -> None:
         if on_error not in get_args(OnError):
-            raise BadReaderOption(f"on_error must be one of {', '.join(map(repr, get_args(OnError)))}, "
-                                  f"got {on_error!r}")
+            raise BadReaderOption(f"on_error must be one of {', '.join(map(repr, get_args(OnError)))}, got {on_error!r}")
         self.on_error = on_error
         self.problems: list[RowProblem] = []
 
@@ -359,4 +358,3 @@ class ProblemLog:
         if self.on_error == "raise":
             raise MalformedRow(str(problem))
         self.problems.append(problem)
-

@@ -48,12 +48,10 @@ NUM_OPTIONS = 4
 # the metrics report accuracy per duration; any other value would form a group of its own or none
 DURATIONS = ("short", "medium", "long")
 FileFormat = Literal["parquet", "jsonl", "grouped_json", "json_records"]
-_FORMAT_BY_SUFFIX: dict[str, FileFormat | None] = {".parquet": "parquet", ".jsonl": "jsonl",
-                                                   ".json": None}  # None: by content
+_FORMAT_BY_SUFFIX: dict[str, FileFormat | None] = {".parquet": "parquet", ".jsonl": "jsonl", ".json": None}  # None: by content
 # Video-MME field -> extra key; its "video_id" is renamed because QuestionRecord.video_id is the
 # videoID (the file), and two different "video_id"s side by side would invite mix-ups.
-EXTRA_FIELDS = {"duration": "duration", "domain": "domain", "sub_category": "sub_category",
-                "url": "url", "video_id": "video_number"}
+EXTRA_FIELDS = {"duration": "duration", "domain": "domain", "sub_category": "sub_category", "url": "url", "video_id": "video_number"}
 Rows = Iterable[tuple[str, Any]]  # (location in the file, row dict or the BadField it is)
 
 
@@ -71,8 +69,7 @@ def read_video_mme(
     log = ProblemLog(on_error)
     check_video_pattern(video_pattern)
     if file_format is not None and file_format not in get_args(FileFormat):
-        raise BadReaderOption(f"file_format must be one of {', '.join(map(repr, get_args(FileFormat)))}, "
-                              f"got {file_format!r}")
+        raise BadReaderOption(f"file_format must be one of {', '.join(map(repr, get_args(FileFormat)))}, got {file_format!r}")
     file = existing_file(annotation_path)
     records: list[QuestionRecord] = []
     for location, row in _rows(file, file_format):
@@ -128,8 +125,10 @@ def _rows(file: os.PathLike[str], file_format: FileFormat | None) -> Rows:
         suffix = os.path.splitext(os.fspath(file))[1].lower()
         if suffix not in _FORMAT_BY_SUFFIX:
             # The suffix is the user's only handle (the run config has no format field): name the ones read.
-            raise BadReaderOption(f"{os.fspath(file)}: cannot tell the Video-MME layout from the suffix {suffix!r}; "
-                                  "give the annotations as .parquet, .jsonl or .json (flat rows or VideoChat2's grouped JSON)")
+            raise BadReaderOption(
+                f"{os.fspath(file)}: cannot tell the Video-MME layout from the suffix {suffix!r}; "
+                "give the annotations as .parquet, .jsonl or .json (flat rows or VideoChat2's grouped JSON)"
+            )
         file_format = _FORMAT_BY_SUFFIX[suffix]
         if file_format is None:
             return _json_rows_by_content(file)
@@ -140,8 +139,7 @@ def _parquet_rows(file: os.PathLike[str]) -> Rows:
     try:
         import pyarrow.parquet as parquet  # only this format needs pyarrow
     except ImportError as error:
-        raise ImportError("reading Video-MME parquet needs pyarrow (pip install pyarrow), "
-                          "or give the JSONL version") from error
+        raise ImportError("reading Video-MME parquet needs pyarrow (pip install pyarrow), or give the JSONL version") from error
     try:
         table = parquet.read_table(file)
     except Exception as error:  # pyarrow has no common base for "not a parquet file"
@@ -216,7 +214,8 @@ def _json_rows_by_content(file: os.PathLike[str]) -> Rows:
     raise MalformedRow(
         f"{os.fspath(file)}: not a Video-MME layout: expected a JSON list of rows with 'question_id' "
         f"(pandas' to_json(orient='records')), VideoChat2's JSON list of videos with 'questions', or "
-        f"JSON Lines of rows (datasets' to_json); pass file_format to choose one")
+        f"JSON Lines of rows (datasets' to_json); pass file_format to choose one"
+    )
 
 
 def _is_flat_row(item: Any) -> bool:
@@ -245,8 +244,7 @@ def _is_flat_row(item: Any) -> bool:
 
 WATCH = "watch?v="
 # per-video keys copied into every question's row, under the flat format's names
-VIDEO_FIELDS = {"duration_category": "duration", "domain": "domain", "sub_category": "sub_category",
-                "video_id": "video_id"}
+VIDEO_FIELDS = {"duration_category": "duration", "domain": "domain", "sub_category": "sub_category", "video_id": "video_id"}
 _END_OF_ID = re.compile(r"[&#]")
 
 
@@ -299,13 +297,15 @@ def _video_fields(video: Any) -> tuple[dict[str, Any], list[Any]]:
 def _flat_row(shared: dict[str, Any], question: Any, k: int) -> Any:
     if not isinstance(question, dict):
         return BadField(f"expected a JSON object (one question), got {type(question).__name__}")
-    row = {**shared, **{key: question[key] for key in ("question", "options", "answer", "task_type")
-                        if key in question}}
+    row = {**shared, **{key: question[key] for key in ("question", "options", "answer", "task_type") if key in question}}
     given_id = optional(question, "question_id")
     row["question_id"] = given_id if given_id is not None else f"{shared['videoID']}-{k + 1}"
     return row
 
 
 _ROW_READERS: dict[FileFormat, Callable[[os.PathLike[str]], Rows]] = {
-    "parquet": _parquet_rows, "jsonl": _jsonl_rows, "grouped_json": _grouped_rows, "json_records": _json_records_rows,
+    "parquet": _parquet_rows,
+    "jsonl": _jsonl_rows,
+    "grouped_json": _grouped_rows,
+    "json_records": _json_records_rows,
 }

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from infvideo.eval.backends import build_backend
 from infvideo.eval.config import load_config
 from infvideo.eval.match_run import match_run
 from infvideo.eval.metrics.score import score_run
 from infvideo.eval.plots import attention_over_video_time, plot_attention_density
-from infvideo.eval.backends import build_backend
-from infvideo.eval.runner import encode_video, read_records as read_questions, run_predictions
+from infvideo.eval.runner import encode_video, run_predictions
+from infvideo.eval.runner import read_records as read_questions
 from infvideo.eval.seeding import question_generator
 
 from .synthetic_data import DemoSettings, write_demo_data
@@ -27,12 +28,23 @@ __all__ = ["DemoSettings", "run_demo"]
 def demo_config(output_dir: Path, annotations: Path, video_folder: Path, settings: DemoSettings):
     return load_config(
         overrides=[
-            "model.name=video_llama", "model.preset=tiny", "model.alpha=0.5",
-            "memory.kind=continuous", "memory.num_basis=64", "memory.num_samples=128", "memory.sticky=true",
-            f"sampling.frames_per_chunk={settings.frames_per_chunk}", f"sampling.num_chunks={settings.num_chunks}",
-            "sampling.rule=segment_midpoints", "sampling.backend=pyav", "generation.max_new_tokens=20",
-            "data.benchmark=nextqa", f"data.annotations={annotations}", f"data.video_folder={video_folder}",
-            f"run.output_dir={output_dir / 'runs'}", f"run.token_cache={output_dir / 'tokens'}",
+            "model.name=video_llama",
+            "model.preset=tiny",
+            "model.alpha=0.5",
+            "memory.kind=continuous",
+            "memory.num_basis=64",
+            "memory.num_samples=128",
+            "memory.sticky=true",
+            f"sampling.frames_per_chunk={settings.frames_per_chunk}",
+            f"sampling.num_chunks={settings.num_chunks}",
+            "sampling.rule=segment_midpoints",
+            "sampling.backend=pyav",
+            "generation.max_new_tokens=20",
+            "data.benchmark=nextqa",
+            f"data.annotations={annotations}",
+            f"data.video_folder={video_folder}",
+            f"run.output_dir={output_dir / 'runs'}",
+            f"run.token_cache={output_dir / 'tokens'}",
         ]
     )
 
@@ -50,4 +62,8 @@ def run_demo(output_dir: str | Path, settings: DemoSettings | None = None, progr
     chunks = encode_video(config, backend, question, None)
     density = attention_over_video_time(backend, question, chunks, question_generator(config.run.seed, question.id))
     plot_attention_density(density, run_dir / "attention_density.png", "attention density of the video Q-former's memory (layer 1)")
-    return {"run_dir": str(run_dir), "accuracy_percent": metrics["overall"]["accuracy"], "per_type": {name: cell["accuracy"] for name, cell in metrics["breakdowns"].get("type", {}).items()}}
+    return {
+        "run_dir": str(run_dir),
+        "accuracy_percent": metrics["overall"]["accuracy"],
+        "per_type": {name: cell["accuracy"] for name, cell in metrics["breakdowns"].get("type", {}).items()},
+    }

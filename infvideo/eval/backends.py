@@ -4,8 +4,8 @@ the answer. Nothing here depends on which family or benchmark it is."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -55,7 +55,12 @@ class Backend:
     def vision_signature(self) -> dict:
         """What the frame tokens depend on (the token cache's key): the shared keys, then the family's."""
         s = self.config.model
-        shared = {"model": self.name, "preset": s.preset, "checkpoints": checkpoint_identities(s.checkpoints), "image_size": self.image_size}
+        shared = {
+            "model": self.name,
+            "preset": s.preset,
+            "checkpoints": checkpoint_identities(s.checkpoints),
+            "image_size": self.image_size,
+        }
         return {**shared, **self.family.signature(self.model, s, self.config.sampling)}
 
     def reconfigure(self, config: PredictConfig) -> None:
@@ -73,7 +78,9 @@ class Backend:
         """One question, sampled with its own ``seed``."""
         return self.answer_many([visual], [record], settings, seed)[0]
 
-    def answer_many(self, visuals: list[Tensor], records: list[QuestionRecord], settings: GenerationSettings, seed: int | None) -> list[Answer]:
+    def answer_many(
+        self, visuals: list[Tensor], records: list[QuestionRecord], settings: GenerationSettings, seed: int | None
+    ) -> list[Answer]:
         """Several questions (visual [1, n, hidden] each) in one ``generate``; greedy, each gets its
         ``answer``, while sampling draws the whole batch from one ``seed``."""
         prompts = [self.family.prompt(record) for record in records]
@@ -93,8 +100,15 @@ def backend_key(config: PredictConfig) -> tuple:
     """The model settings that need a rebuild when they change (alpha and memory do not)."""
     m = config.model
     return (
-        m.name, m.preset, tuple(sorted(m.checkpoints.items())), m.dtype, m.device, m.add_frame_pos, m.reference_compat,
-        m.qformer_precision, m.vision_batch_size,
+        m.name,
+        m.preset,
+        tuple(sorted(m.checkpoints.items())),
+        m.dtype,
+        m.device,
+        m.add_frame_pos,
+        m.reference_compat,
+        m.qformer_precision,
+        m.vision_batch_size,
     )
 
 

@@ -18,7 +18,6 @@ from omegaconf.errors import OmegaConfBaseException
 
 from infvideo.configs import resolve as resolve_config
 from infvideo.errors import UserError
-
 from infvideo.memory import MemoryConfig
 from infvideo.models.base import GenerationSettings
 
@@ -33,13 +32,17 @@ class ModelSettings:
     alpha: float = 0.75
     add_frame_pos: bool = True  # Video-LLaMA only
     reference_compat: bool = False  # the reference's numerics and quirks (see docs/architecture.md)
-    dtype: str = "float16"  # float16 | bfloat16 | float32 (or fp16, bf16, fp32): a full model's LLM and vision dtype; tiny presets run in fp32
+    dtype: str = (
+        "float16"  # float16 | bfloat16 | float32 (or fp16, bf16, fp32): a full model's LLM and vision dtype; tiny presets run in fp32
+    )
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N | mps
     # Q-former numerics (docs/performance.md): autocast (the reference: fp16/bf16 autocast following
     # dtype on CUDA, fp32 elsewhere) | float32 (the parity path) | float16 | bfloat16 (on any device)
     qformer_precision: str = "autocast"
     vision_batch_size: int | None = None  # Video-LLaMA: frames per ViT + frame Q-former forward; None = the whole chunk
-    checkpoint_cache: str | None = None  # folder for the full preset's converted checkpoint files (safetensors; later runs skip the slow read); None = none
+    checkpoint_cache: str | None = (
+        None  # folder for the full preset's converted checkpoint files (safetensors; later runs skip the slow read); None = none
+    )
 
 
 @dataclass

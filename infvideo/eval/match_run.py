@@ -51,7 +51,9 @@ def _method(line: dict[str, Any] | None, matcher: OptionMatcher | None) -> str:
     return "embedding" if matcher is not None else "unparsed"
 
 
-def match_line(record: QuestionRecord, line: dict[str, Any] | None, method: str, matcher: OptionMatcher | None, embedder: str) -> dict[str, Any]:
+def match_line(
+    record: QuestionRecord, line: dict[str, Any] | None, method: str, matcher: OptionMatcher | None, embedder: str
+) -> dict[str, Any]:
     """The matches.jsonl line of one question; ``method`` from ``_method``; ``matcher`` (named
     ``embedder`` in the line) is used only for "embedding"."""
     letter, used = None, None
@@ -59,11 +61,19 @@ def match_line(record: QuestionRecord, line: dict[str, Any] | None, method: str,
         letter = line["parsed"]
     elif method == "embedding":
         letter, used = matcher.match(line["prediction"], record.options), embedder
-    return {"id": record.id, "letter": letter, "method": method, "embedder": used, "first_four": used is not None and matcher.first_four,
-            "prediction_sha256": prediction_sha256((line or {}).get("prediction"))}
+    return {
+        "id": record.id,
+        "letter": letter,
+        "method": method,
+        "embedder": used,
+        "first_four": used is not None and matcher.first_four,
+        "prediction_sha256": prediction_sha256((line or {}).get("prediction")),
+    }
 
 
-def _settings(run_dir: Path, embedder: str | None, first_four: bool | None, embedding_fallback: bool | None) -> tuple[str, ProtocolSettings]:
+def _settings(
+    run_dir: Path, embedder: str | None, first_four: bool | None, embedding_fallback: bool | None
+) -> tuple[str, ProtocolSettings]:
     """(backbone, protocol): the run's config.yaml (defaults when there is none), flags overriding."""
     config = load_run_config(run_dir) if (run_dir / CONFIG).exists() else PredictConfig()
     overrides = {"matcher": embedder, "match_first_four": first_four, "embedding_fallback": embedding_fallback}
@@ -105,12 +115,20 @@ def match_run(
     matcher = option_matcher(backbone, protocol, base_url)  # before reading any answer: see its docstring
     predictions = load_predictions(run_dir) if predictions is None else predictions
     answered = [record for record in records if record.id in predictions]
-    lines = [match_line(r, predictions[r.id], _method(predictions[r.id], matcher), matcher, protocol.matcher)
-             for r in tqdm(answered, desc="match", disable=not progress)]
+    lines = [
+        match_line(r, predictions[r.id], _method(predictions[r.id], matcher), matcher, protocol.matcher)
+        for r in tqdm(answered, desc="match", disable=not progress)
+    ]
     write_jsonl(run_dir / MATCHES, lines)
     methods: dict[str, int] = {}
     for line in lines:
         methods[line["method"]] = methods.get(line["method"], 0) + 1
-    return {"matched": len(lines), "not_predicted": len(records) - len(answered), "methods": methods, "backbone": backbone,
-            "embedder": protocol.matcher if matcher else None, "first_four": protocol.match_first_four,
-            "embedding_fallback": protocol.embedding_fallback}
+    return {
+        "matched": len(lines),
+        "not_predicted": len(records) - len(answered),
+        "methods": methods,
+        "backbone": backbone,
+        "embedder": protocol.matcher if matcher else None,
+        "first_four": protocol.match_first_four,
+        "embedding_fallback": protocol.embedding_fallback,
+    }

@@ -27,8 +27,8 @@ changes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Callable, Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -104,8 +104,10 @@ def build_embeddings(spec: str = "minilm", base_url: str | None = None, api_key_
         # Resolved here, not left to the openai client, so that a loopback OPENAI_BASE_URL needs no key.
         base_url = base_url or os.environ.get(BASE_URL_VARIABLE) or None
         if not os.environ.get(api_key_env) and not is_loopback(base_url):
-            raise UserError(f"matcher {spec} needs {api_key_env} (and {BASE_URL_VARIABLE} for a server other than OpenAI's) in the "
-                            f"environment; or match with --embedder minilm (not the paper's protocol)")
+            raise UserError(
+                f"matcher {spec} needs {api_key_env} (and {BASE_URL_VARIABLE} for a server other than OpenAI's) in the "
+                f"environment; or match with --embedder minilm (not the paper's protocol)"
+            )
         return OpenAICompatibleEmbeddings(spec.removeprefix(OPENAI_PREFIX), base_url=base_url, api_key_env=api_key_env)
     raise UserError(f"unknown embedder {spec!r}; expected 'minilm' or 'openai:<model>'")
 

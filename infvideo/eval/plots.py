@@ -19,7 +19,11 @@ from infvideo.data.record import QuestionRecord  # noqa: E402
 from .report import RunResult, differing_settings, settings_label  # noqa: E402
 from .tasks import TASK_TITLES as BENCHMARK_TITLES  # noqa: E402
 
-PARAMETERS = {"tau": ("memory.tau", "τ (contraction)"), "alpha": ("model.alpha", "α (STM weight)"), "num_basis": ("memory.num_basis", "N (basis functions)")}
+PARAMETERS = {
+    "tau": ("memory.tau", "τ (contraction)"),
+    "alpha": ("model.alpha", "α (STM weight)"),
+    "num_basis": ("memory.num_basis", "N (basis functions)"),
+}
 NO_LTM = "No LTM"
 
 
@@ -74,7 +78,9 @@ def accuracy_figure(results: list[RunResult], parameter: str):
         for name, values in sorted(baselines[benchmark].items()):
             level = statistics.mean(values)
             ax.axhline(level, linestyle="--", color="grey", linewidth=1, label=name)
-            ax.annotate(NO_LTM, (1, level), xycoords=("axes fraction", "data"), textcoords="offset points", xytext=(-4, 3), ha="right", fontsize=8)
+            ax.annotate(
+                NO_LTM, (1, level), xycoords=("axes fraction", "data"), textcoords="offset points", xytext=(-4, 3), ha="right", fontsize=8
+            )
         ax.set_ylim(0, 100)
         ax.set_xlabel(axis_label)
         ax.set_ylabel("accuracy (%)")  # metrics.json stores percent: no conversion here
@@ -97,7 +103,9 @@ def plot_accuracy_against(results: list[RunResult], parameter: str, path: str | 
     return path
 
 
-def attention_over_video_time(backend, record: QuestionRecord, chunks: list[torch.Tensor], generator: torch.Generator, bins_per_chunk: int = 32) -> torch.Tensor:
+def attention_over_video_time(
+    backend, record: QuestionRecord, chunks: list[torch.Tensor], generator: torch.Generator, bins_per_chunk: int = 32
+) -> torch.Tensor:
     """[chunks, chunks·bins] density of the first memory layer's attention over video time, read
     after each chunk (batch item 0), through the backend's own ``embed`` (any family). Needs a memory
     whose read is a density over time (memory.kind=continuous)."""
@@ -113,7 +121,9 @@ def attention_over_video_time(backend, record: QuestionRecord, chunks: list[torc
             memory = next(memory_layers(backend.model)).memory
             density = None if memory is None else memory.attention_over_video_time(edges)
             if density is None:
-                raise ValueError(f"the attention-density plot needs a memory that attends over time (memory.kind=continuous), not {memory!r}")
+                raise ValueError(
+                    f"the attention-density plot needs a memory that attends over time (memory.kind=continuous), not {memory!r}"
+                )
             rows.append(density)
 
     with torch.inference_mode():
@@ -141,7 +151,6 @@ def attention_figure(result: RunResult, record: QuestionRecord, path: str | Path
     from .backends import build_backend
     from .runner import encode_video
     from .seeding import question_generator
-
     from .token_cache import TokenCache
 
     config = result.config

@@ -18,9 +18,10 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from infvideo.errors import UserError
 
@@ -64,8 +65,7 @@ def open_locked(path: Path):
     except BlockingIOError:
         handle.close()
         raise UserError(
-            f"another process (an `infvideo predict`, sweep or merge) is writing {path}; "
-            "wait for it to finish or stop it, then run again"
+            f"another process (an `infvideo predict`, sweep or merge) is writing {path}; wait for it to finish or stop it, then run again"
         ) from None
     return handle
 
@@ -128,7 +128,7 @@ class PredictionStore:
     def close(self) -> None:
         self._handle.close()  # releases the lock
 
-    def __enter__(self) -> "PredictionStore":
+    def __enter__(self) -> PredictionStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -20,15 +20,15 @@ import functools
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from infvideo.errors import UserError
 from infvideo.models.registry import FAMILIES
-
 from infvideo.video.indices import RULES
 
 from .config import PredictConfig
@@ -37,7 +37,15 @@ from .metrics.score import check_run_directory
 from .run_files import CONFIG, JUDGMENTS, MATCHES, METRICS, PREDICTIONS, load_run_config, read_jsonl
 from .tasks import TASK_TITLES
 
-SWEPT = ("memory.kind", "memory.sticky", "memory.tau", "memory.num_basis", "model.alpha", "sampling.frames_per_chunk", "sampling.num_chunks")
+SWEPT = (
+    "memory.kind",
+    "memory.sticky",
+    "memory.tau",
+    "memory.num_basis",
+    "model.alpha",
+    "sampling.frames_per_chunk",
+    "sampling.num_chunks",
+)
 VARIANT_ORDER = ["No LTM", "MovieChat", "MA-LMM-style", "Uniform", "Sticky", "No STM Uniform", "No STM Sticky"]
 # Settings that cannot change an answer (where files go, which shard, the seed, which is
 # aggregated over) or that the protocol reports instead (data.limit: the run is marked limited).
@@ -129,8 +137,10 @@ class RunResult:
         if protocol.get("partial"):
             notes.append(f"partial: {protocol['predicted']}/{protocol['questions']} questions predicted")
         if protocol.get("limited"):
-            notes.append(f"limited: data.limit={protocol['limit']} ({protocol['questions']} of "
-                         f"{protocol['questions_in_annotations']} annotated questions)")
+            notes.append(
+                f"limited: data.limit={protocol['limit']} ({protocol['questions']} of "
+                f"{protocol['questions_in_annotations']} annotated questions)"
+            )
         return "; ".join(notes) or None
 
 
@@ -286,10 +296,13 @@ def comparison_table(results: list[RunResult]) -> str:
             cell = rows[key].get(b)
             cells += [cell.text(), cell.questions()] if cell else ["", ""]
         lines.append("| " + " | ".join([*key, *cells]) + " |")
-    lines += ["", "Accuracy in percent (0–100); judged benchmarks show accuracy / mean judge score (0–5). A setting run with "
-              "several seeds shows mean ± sample standard deviation (n = seeds). questions = predicted/scored: every "
-              "annotated question is scored, one never predicted counts as wrong. Matching and judging protocols are in "
-              "each run's metrics.json."]
+    lines += [
+        "",
+        "Accuracy in percent (0–100); judged benchmarks show accuracy / mean judge score (0–5). A setting run with "
+        "several seeds shows mean ± sample standard deviation (n = seeds). questions = predicted/scored: every "
+        "annotated question is scored, one never predicted counts as wrong. Matching and judging protocols are in "
+        "each run's metrics.json.",
+    ]
     caveats = [f"* {r.directory.name}: {r.caveat}" for r in results if r.caveat]
     if caveats:
         lines += ["", *caveats]
@@ -305,11 +318,24 @@ def write_runs_csv(results: list[RunResult], path: str | Path) -> Path:
     keys = [*SWEPT, "run.seed", *sorted(k for k in keys if k not in SWEPT and k != "run.seed")]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["run", "model", "benchmark", "variant", *keys, "accuracy (%)", "score (0-5)", "questions", "predicted",
-                         "partial", "limited"])
+        writer.writerow(
+            ["run", "model", "benchmark", "variant", *keys, "accuracy (%)", "score (0-5)", "questions", "predicted", "partial", "limited"]
+        )
         for r in results:
             settings = flat_settings(r.config)
-            writer.writerow([r.directory.name, r.config.model.name, r.benchmark, r.variant, *(settings.get(k) for k in keys),
-                             r.accuracy, r.score, r.protocol.get("questions", r.metrics["overall"].get("total")),
-                             r.protocol.get("predicted"), bool(r.protocol.get("partial")), bool(r.protocol.get("limited"))])
+            writer.writerow(
+                [
+                    r.directory.name,
+                    r.config.model.name,
+                    r.benchmark,
+                    r.variant,
+                    *(settings.get(k) for k in keys),
+                    r.accuracy,
+                    r.score,
+                    r.protocol.get("questions", r.metrics["overall"].get("total")),
+                    r.protocol.get("predicted"),
+                    bool(r.protocol.get("partial")),
+                    bool(r.protocol.get("limited")),
+                ]
+            )
     return path

@@ -13,10 +13,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -47,8 +47,14 @@ def run_directory(config: PredictConfig) -> Path:
 
 def read_records(config: PredictConfig) -> list[QuestionRecord]:
     data = config.data
-    return read_benchmark(data.benchmark, data.annotations, data.video_folder, on_error=data.on_error,
-                          video_pattern=data.video_pattern, **get_task(data.benchmark).reader_options(data))
+    return read_benchmark(
+        data.benchmark,
+        data.annotations,
+        data.video_folder,
+        on_error=data.on_error,
+        video_pattern=data.video_pattern,
+        **get_task(data.benchmark).reader_options(data),
+    )
 
 
 def sample_chunks(config: PredictConfig, num_frames: int) -> list[list[int]]:
@@ -80,12 +86,19 @@ def video_job(config: PredictConfig, backend: Backend, record: QuestionRecord, p
     sampling = config.sampling
     preprocessing = (backend.preprocess, backend.image_size) if preprocess else (None, None)
     # without preprocess, frames go to ``Backend.encode_chunk``, which preprocesses them itself
-    return VideoJob(record.video_path, sampling.backend, _frame_limit(record), _chunk_plan(config), *preprocessing,
-                    parallel_decode=sampling.parallel_decode)
+    return VideoJob(
+        record.video_path,
+        sampling.backend,
+        _frame_limit(record),
+        _chunk_plan(config),
+        *preprocessing,
+        parallel_decode=sampling.parallel_decode,
+    )
 
 
-def encode_video(config: PredictConfig, backend: Backend, record: QuestionRecord, cache: TokenCache | None,
-                 prepared: PreparedVideo | None = None) -> list[torch.Tensor]:
+def encode_video(
+    config: PredictConfig, backend: Backend, record: QuestionRecord, cache: TokenCache | None, prepared: PreparedVideo | None = None
+) -> list[torch.Tensor]:
     """Frame tokens per chunk for the video of ``record`` (up to its breakpoint in breakpoint mode).
 
     Frames come one chunk at a time (decoded here, or ahead of time by ``prepared``'s workers) and
@@ -108,15 +121,18 @@ def encode_video(config: PredictConfig, backend: Backend, record: QuestionRecord
     return tokens
 
 
-def _prefetched_videos(config: PredictConfig, backend: Backend, firsts: list[QuestionRecord], cache: TokenCache | None,
-                       times: StageTimes) -> Iterator[PreparedVideo | None]:
+def _prefetched_videos(
+    config: PredictConfig, backend: Backend, firsts: list[QuestionRecord], cache: TokenCache | None, times: StageTimes
+) -> Iterator[PreparedVideo | None]:
     """The videos of ``firsts`` (one record per video), decoded and preprocessed ahead of the model
     by ``sampling.decode_workers`` processes; a video whose tokens are cached is never decoded."""
     workers = config.sampling.decode_workers
     if workers is None:  # auto: overlap where the model has its own device; on a CPU it shares the cores
         workers = min(2, max(1, (os.cpu_count() or 1) - 1)) if backend.device.type == "cuda" else 0
-    jobs = [None if cache is not None and cache.path(_token_key(config, r)).exists() else video_job(config, backend, r, preprocess=workers > 0)
-            for r in firsts]
+    jobs = [
+        None if cache is not None and cache.path(_token_key(config, r)).exists() else video_job(config, backend, r, preprocess=workers > 0)
+        for r in firsts
+    ]
     return prefetch_videos(jobs, workers, config.sampling.prefetch_chunks, pin_memory=backend.device.type == "cuda", times=times)
 
 
@@ -170,8 +186,7 @@ class PredictSummary:
 
     def line(self) -> str:
         text = (
-            f"{self.predictions}: {self.questions} questions; answered {self.answered}, errors {self.errors}, "
-            f"already done {self.skipped}"
+            f"{self.predictions}: {self.questions} questions; answered {self.answered}, errors {self.errors}, already done {self.skipped}"
         )
         if self.errors_remaining:
             text += f"; {self.errors_remaining} questions have error lines: fix the cause, then `infvideo predict ... --retry-errors`"
@@ -205,8 +220,14 @@ def run_predictions(
     return summary
 
 
-def _answer_all(config: PredictConfig, todo: list[QuestionRecord], store: PredictionStore, summary: PredictSummary,
-                backend: Backend | None, progress: bool) -> None:
+def _answer_all(
+    config: PredictConfig,
+    todo: list[QuestionRecord],
+    store: PredictionStore,
+    summary: PredictSummary,
+    backend: Backend | None,
+    progress: bool,
+) -> None:
     backend = backend or build_backend(config)
     cache = TokenCache(config.run.token_cache, backend.vision_signature()) if config.run.token_cache else None
     bar = tqdm(total=len(todo), desc=summary.directory.name[:40], disable=not progress)
@@ -282,7 +303,9 @@ def answer_questions(
     yield from (lines[i] for i in range(len(records)))
 
 
-def answer_question(config: PredictConfig, backend: Backend, record: QuestionRecord, chunks: list[torch.Tensor], encode_seconds: float) -> dict:
+def answer_question(
+    config: PredictConfig, backend: Backend, record: QuestionRecord, chunks: list[torch.Tensor], encode_seconds: float
+) -> dict:
     seed = question_seed(config.run.seed, record.id)
     try:
         start = time.perf_counter()

@@ -9,7 +9,7 @@ import torch
 
 
 def question_seed(run_seed: int, question_id: str) -> int:
-    digest = hashlib.sha256(f"{run_seed}:{question_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{run_seed}:{question_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 

@@ -38,13 +38,27 @@ def judge_reply(user_message: str) -> dict[str, Any]:
 
 
 def _completion(body: dict[str, Any]) -> dict[str, Any]:
-    user = next((m.get("content", "") for m in reversed(body.get("messages", [])) if m.get("role") == "user" and "Predicted Answer" in m.get("content", "")), "")
+    user = next(
+        (
+            m.get("content", "")
+            for m in reversed(body.get("messages", []))
+            if m.get("role") == "user" and "Predicted Answer" in m.get("content", "")
+        ),
+        "",
+    )
     content = json.dumps(judge_reply(user))
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
     return {
-        "id": "stand-in", "object": "chat.completion", "created": 0, "model": body.get("model", "stand-in"),
+        "id": "stand-in",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "stand-in"),
         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split()), "total_tokens": prompt_tokens + len(content.split())},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(content.split()),
+            "total_tokens": prompt_tokens + len(content.split()),
+        },
     }
 
 
@@ -52,8 +66,12 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
     texts = body.get("input", [])
     texts = [texts] if isinstance(texts, str) else list(texts)
     vectors = minilm_embedder()(texts) if texts else []
-    return {"object": "list", "model": body.get("model", "stand-in"), "usage": {"prompt_tokens": 0, "total_tokens": 0},
-            "data": [{"object": "embedding", "index": i, "embedding": [float(x) for x in v]} for i, v in enumerate(vectors)]}
+    return {
+        "object": "list",
+        "model": body.get("model", "stand-in"),
+        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+        "data": [{"object": "embedding", "index": i, "embedding": [float(x) for x in v]} for i, v in enumerate(vectors)],
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):

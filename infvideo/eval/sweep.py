@@ -104,6 +104,13 @@ def run_sweep(runs: list[SweepRun], progress: bool = True) -> list[dict[str, Any
         else:
             backend = build_backend(run.config)
         summary = run_predictions(run.config, records=records, backend=backend, progress=progress)
-        summaries.append({"run_dir": str(summary.directory), "settings": run.settings, "skipped": False,
-                          "answered": summary.answered, "errors": summary.errors_remaining})
+        summaries.append(
+            {
+                "run_dir": str(summary.directory),
+                "settings": run.settings,
+                "skipped": False,
+                "answered": summary.answered,
+                "errors": summary.errors_remaining,
+            }
+        )
     return summaries

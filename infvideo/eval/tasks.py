@@ -75,16 +75,21 @@ class Task:
             return []
         problems = []
         if protocol.match_first_four:
-            problems.append(f"protocol.match_first_four=true (the reference's matcher, options A-D only) applies only to a "
-                            f"benchmark the reference scored, not {self.title}, where an option past D could never be "
-                            f"matched; use protocol.match_first_four=false")
+            problems.append(
+                f"protocol.match_first_four=true (the reference's matcher, options A-D only) applies only to a "
+                f"benchmark the reference scored, not {self.title}, where an option past D could never be "
+                f"matched; use protocol.match_first_four=false"
+            )
         if protocol.scoring == "reference":
-            problems.append(f"protocol.scoring=reference reproduces the reference's scoring, which never scored {self.title}; "
-                            f"use protocol.scoring=lenient")
+            problems.append(
+                f"protocol.scoring=reference reproduces the reference's scoring, which never scored {self.title}; "
+                f"use protocol.scoring=lenient"
+            )
         return problems
 
 
 # ---- per-benchmark reader options and their checks
+
 
 def _egoschema_options(data: DataSettings) -> dict[str, Any]:
     # without an answers file the reader yields the full set (answers scored by the EgoSchema server)
@@ -108,55 +113,83 @@ def _moviechat_problems(data: DataSettings) -> list[str]:
 NEXTQA_TYPES = ("CW", "CH", "TN", "TC", "DC", "DL", "DO")
 _NEXTQA_MERGED = {"TP": "TN"}
 
-TASKS: dict[str, Task] = {task.name: task for task in (
-    Task(
-        "nextqa", "NExT-QA", read_nextqa, "multiple_choice",
-        metrics=ChoiceMetrics((
-            ChoiceBreakdown("type", "question_type", order=NEXTQA_TYPES, rename=_NEXTQA_MERGED, strict=True),
-            ChoiceBreakdown("group", "question_type", order=("C", "T", "D"),
-                            rename={qtype: qtype[0] for qtype in (*NEXTQA_TYPES, *_NEXTQA_MERGED)}),
-        )),
-        reference_rule=lambda record, text: nextqa_correct(text, record.answer_letter),
-    ),
-    Task("nextoe", "NExT-OE", read_nextoe, "judged"),
-    Task(
-        "egoschema", "EgoSchema", read_egoschema, "multiple_choice",
-        reader_options=_egoschema_options,
-        # the full set's answers are not public: its questions are scored by the server, from the submission
-        metrics=ChoiceMetrics((), answered_only=True),
-        reference_rule=lambda record, text: egoschema_correct(text, record.answer_letter, record.options[record.answer]),
-        submission=Submission("egoschema_submission.json", option_index_submission),
-    ),
-    Task("moviechat", "MovieChat-1K", read_moviechat, "judged",
-         reader_options=_moviechat_options, option_problems=_moviechat_problems),
-    Task(
-        "video_mme", "Video-MME", read_video_mme, "multiple_choice",
-        metrics=ChoiceMetrics((
-            # the Video-LLaMA reference divides each duration by its valid answers (see multiple_choice.py)
-            ChoiceBreakdown("duration", "extra.duration", order=DURATIONS, reference_over_valid=True),
-            ChoiceBreakdown("domain", "extra.domain"),
-            ChoiceBreakdown("task", "question_type"),
-        )),
-        reference_rule=lambda record, text: video_mme_letter(text) == record.answer_letter,
-        aliases=("videomme",),
-    ),
-    Task(
-        "mlvu", "MLVU", read_mlvu, "multiple_choice",
-        # MLVU reports M-Avg, the mean of the seven per-task accuracies (docs/benchmarks.md), not overall accuracy
-        metrics=ChoiceMetrics(
-            (ChoiceBreakdown("task", "question_type", order=MLVU_TASKS, strict=True),),
-            headline_mean_of="task", headline_name="M-Avg",
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            "nextqa",
+            "NExT-QA",
+            read_nextqa,
+            "multiple_choice",
+            metrics=ChoiceMetrics(
+                (
+                    ChoiceBreakdown("type", "question_type", order=NEXTQA_TYPES, rename=_NEXTQA_MERGED, strict=True),
+                    ChoiceBreakdown(
+                        "group",
+                        "question_type",
+                        order=("C", "T", "D"),
+                        rename={qtype: qtype[0] for qtype in (*NEXTQA_TYPES, *_NEXTQA_MERGED)},
+                    ),
+                )
+            ),
+            reference_rule=lambda record, text: nextqa_correct(text, record.answer_letter),
         ),
-    ),
-    Task(
-        "longvideobench", "LongVideoBench", read_longvideobench, "multiple_choice",
-        metrics=ChoiceMetrics((
-            # the benchmark's int groups (15, 60, 600, 3600 seconds); the headline is overall accuracy
-            ChoiceBreakdown("duration_group", "extra.duration_group", order=DURATION_GROUPS, strict=True),
-            ChoiceBreakdown("category", "question_type"),  # the 17 question categories, as lmms-eval reports them
-        )),
-    ),
-)}
+        Task("nextoe", "NExT-OE", read_nextoe, "judged"),
+        Task(
+            "egoschema",
+            "EgoSchema",
+            read_egoschema,
+            "multiple_choice",
+            reader_options=_egoschema_options,
+            # the full set's answers are not public: its questions are scored by the server, from the submission
+            metrics=ChoiceMetrics((), answered_only=True),
+            reference_rule=lambda record, text: egoschema_correct(text, record.answer_letter, record.options[record.answer]),
+            submission=Submission("egoschema_submission.json", option_index_submission),
+        ),
+        Task("moviechat", "MovieChat-1K", read_moviechat, "judged", reader_options=_moviechat_options, option_problems=_moviechat_problems),
+        Task(
+            "video_mme",
+            "Video-MME",
+            read_video_mme,
+            "multiple_choice",
+            metrics=ChoiceMetrics(
+                (
+                    # the Video-LLaMA reference divides each duration by its valid answers (see multiple_choice.py)
+                    ChoiceBreakdown("duration", "extra.duration", order=DURATIONS, reference_over_valid=True),
+                    ChoiceBreakdown("domain", "extra.domain"),
+                    ChoiceBreakdown("task", "question_type"),
+                )
+            ),
+            reference_rule=lambda record, text: video_mme_letter(text) == record.answer_letter,
+            aliases=("videomme",),
+        ),
+        Task(
+            "mlvu",
+            "MLVU",
+            read_mlvu,
+            "multiple_choice",
+            # MLVU reports M-Avg, the mean of the seven per-task accuracies (docs/benchmarks.md), not overall accuracy
+            metrics=ChoiceMetrics(
+                (ChoiceBreakdown("task", "question_type", order=MLVU_TASKS, strict=True),),
+                headline_mean_of="task",
+                headline_name="M-Avg",
+            ),
+        ),
+        Task(
+            "longvideobench",
+            "LongVideoBench",
+            read_longvideobench,
+            "multiple_choice",
+            metrics=ChoiceMetrics(
+                (
+                    # the benchmark's int groups (15, 60, 600, 3600 seconds); the headline is overall accuracy
+                    ChoiceBreakdown("duration_group", "extra.duration_group", order=DURATION_GROUPS, strict=True),
+                    ChoiceBreakdown("category", "question_type"),  # the 17 question categories, as lmms-eval reports them
+                )
+            ),
+        ),
+    )
+}
 TASK_TITLES: Mapping[str, str] = {name: task.title for name, task in TASKS.items()}  # in the table's order
 
 
@@ -190,4 +223,3 @@ def read_benchmark(
     """Benchmark ``name``'s records through its reader (``on_error``, ``video_pattern`` and the reader's
     own options such as ``answers_path`` or ``mode`` as keywords); skipped rows are logged."""
     return read_logged(get_task(name).reader, annotation_path, video_folder, **options)
-

@@ -64,8 +64,10 @@ def _settings_problems(config: PredictConfig) -> list[str]:
             problems.append(f"memory: {error}")
         if config.memory.kind == "continuous" and config.memory.reference_compat and config.memory.num_samples % 2:
             # Known before any video: the reference's padding breaks on odd chunks with odd num_samples.
-            problems.append(f"memory.num_samples={config.memory.num_samples} must be even with memory.reference_compat "
-                            "(the reference's fit fails on an odd chunk length with an odd number of old samples)")
+            problems.append(
+                f"memory.num_samples={config.memory.num_samples} must be even with memory.reference_compat "
+                "(the reference's fit fails on an odd chunk length with an odd number of old samples)"
+            )
     for name in ("frames_per_chunk", "num_chunks"):
         if getattr(sampling, name) < 1:
             problems.append(f"sampling.{name}={getattr(sampling, name)} must be at least 1")
@@ -111,7 +113,9 @@ def _data_problems(config: PredictConfig) -> list[str]:
     if data.benchmark not in TASKS:
         return [f"data.benchmark={data.benchmark!r} is not one of {', '.join(TASKS)}"]
     if not data.annotations:
-        problems.append(f"data.annotations is not set (the {data.benchmark} annotation file; --q-folder/--data_path in the reference's flags)")
+        problems.append(
+            f"data.annotations is not set (the {data.benchmark} annotation file; --q-folder/--data_path in the reference's flags)"
+        )
     elif not Path(data.annotations).expanduser().exists():
         problems.append(f"data.annotations: {data.annotations} does not exist")
     if not data.video_folder:
@@ -135,7 +139,8 @@ def _checkpoint_problems(config: PredictConfig) -> list[str]:
     known = [entry["role"] for entry in expected]
     problems = [
         f"model.checkpoints.{role} is not a {config.model.name} checkpoint role (known: {', '.join(known)})"
-        for role in checkpoints if role not in known
+        for role in checkpoints
+        if role not in known
     ]
     for entry in expected:
         role, is_folder = entry["role"], not entry["converter"]

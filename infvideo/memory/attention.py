@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .base import cached_constants
 from . import reference
+from .base import cached_constants
 from .basis import Basis, GaussianBasis, RectangularBasis, normal_cdf, normal_pdf
 
 
@@ -72,14 +72,14 @@ class GibbsBoxAttention:
     outside_density: Tensor | None = None  # compat: density where no box holds t (score 0)
 
     @classmethod
-    def exact(cls, basis: RectangularBasis, scores: Tensor) -> "GibbsBoxAttention":
+    def exact(cls, basis: RectangularBasis, scores: Tensor) -> GibbsBoxAttention:
         log_widths = _log_widths(basis, scores.device)
         log_mass = scores + log_widths
         log_z = torch.logsumexp(log_mass, dim=-1, keepdim=True)
         return cls(basis, scores, torch.exp(log_mass - log_z), torch.exp(scores - log_z))
 
     @classmethod
-    def reference(cls, basis: RectangularBasis, scores: Tensor) -> "GibbsBoxAttention":
+    def reference(cls, basis: RectangularBasis, scores: Tensor) -> GibbsBoxAttention:
         weights, z = reference.grid_gibbs_weights(scores, basis.num_basis)
         return cls(basis, scores, weights, torch.exp(scores) / z, 1.0 / z)
 
@@ -109,7 +109,7 @@ class GibbsGridAttention:
     weights: Tensor  # [B, h, q, N]
 
     @classmethod
-    def on_grid(cls, basis: Basis, scores: Tensor, points: int) -> "GibbsGridAttention":
+    def on_grid(cls, basis: Basis, scores: Tensor, points: int) -> GibbsGridAttention:
         grid = torch.linspace(0, 1, points, device=scores.device)
         psi = basis.evaluate(grid)  # [T, N]
         log_w = _trapezoid_weights(grid).log()
@@ -144,7 +144,7 @@ class GaussianAttention:
     weights: Tensor  # [B, h, q, N]
 
     @classmethod
-    def moment_matched(cls, basis: Basis, scores: Tensor, temperature: float) -> "GaussianAttention":
+    def moment_matched(cls, basis: Basis, scores: Tensor, temperature: float) -> GaussianAttention:
         omega = torch.softmax(temperature * scores, dim=-1)
         centres, second = _moments(basis, scores.device)
         mean = omega @ centres

@@ -9,7 +9,8 @@ that reset it or ask where it attended.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -77,9 +78,7 @@ def project(projection: Projection, x: Tensor) -> Tensor:
     return projection(x)
 
 
-def attend_tokens(
-    queries: Tensor, tokens: Tensor, key: Projection, value: Projection, num_heads: int
-) -> Tensor:
+def attend_tokens(queries: Tensor, tokens: Tensor, key: Projection, value: Projection, num_heads: int) -> Tensor:
     """Plain multi-head softmax attention of ``queries`` over stored ``tokens`` [batch, n, width].
 
     This is how the discrete baseline memories (MovieChat, MA-LMM) are read when they sit where the

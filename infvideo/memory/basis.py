@@ -137,8 +137,7 @@ class GaussianBasis:
             raise ValueError(f"sigmas must be positive, got {self.sigmas}")
         if self.num_basis % len(self.sigmas):
             raise ValueError(
-                f"num_basis={self.num_basis} must be a multiple of the number of widths "
-                f"({len(self.sigmas)}) for a Gaussian basis"
+                f"num_basis={self.num_basis} must be a multiple of the number of widths ({len(self.sigmas)}) for a Gaussian basis"
             )
 
     @cached_property

@@ -125,9 +125,7 @@ class ContinuousMemory:
     def _old_sample_times(self, batch: int, device: torch.device) -> Tensor:
         if self.sticky and self.last_attention is not None:
             masses = self.last_attention.total_bin_masses(self.sticky_bins)  # [batch, K], summed over heads, queries
-            return sticky_sample_times(
-                masses, self.num_samples, self.generator, jitter=self.sticky_jitter, sort=self.sticky_sort
-            )
+            return sticky_sample_times(masses, self.num_samples, self.generator, jitter=self.sticky_jitter, sort=self.sticky_sort)
         # No attention read since the last update (or uniform): read the old memory uniformly.
         return uniform_sample_times(self.num_samples, device).expand(batch, -1)
 

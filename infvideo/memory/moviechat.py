@@ -92,9 +92,7 @@ def _cat(a: Tensor | None, b: Tensor) -> Tensor:
     if a is None:
         return b
     if a.shape[0] != b.shape[0] or a.shape[2:] != b.shape[2:]:
-        raise ValueError(
-            f"frames of shape {tuple(b.shape)} do not fit memory {tuple(a.shape)} without reset()"
-        )
+        raise ValueError(f"frames of shape {tuple(b.shape)} do not fit memory {tuple(a.shape)} without reset()")
     return torch.cat([a, b], dim=1)
 
 

@@ -9,7 +9,6 @@ the memory's outputs are the reference's. The one deliberate difference: a chunk
 
 from __future__ import annotations
 
-
 import torch
 import torch.distributions as dist
 from torch import Tensor

@@ -67,7 +67,7 @@ class DenseFit:
             start += x.shape[1]
         return out
 
-    def to(self, device: torch.device | str) -> "DenseFit":
+    def to(self, device: torch.device | str) -> DenseFit:
         return DenseFit(self.G.to(device))
 
 
@@ -103,7 +103,7 @@ class BoxFit:
         G[rows, self.index[rows]] = self.scale[self.index[rows]]
         return G
 
-    def to(self, device: torch.device | str) -> "BoxFit":
+    def to(self, device: torch.device | str) -> BoxFit:
         return BoxFit(self.index.to(device), self.scale.to(device), self.all_inside)
 
 

@@ -53,9 +53,7 @@ class MemoryTimeline:
         placement = self.memory.old_sample_placement().double()
         tau = self.memory.tau
         memory_knots = torch.cat([torch.tensor([0.0]).double(), placement, torch.tensor([tau, 1.0]).double()])
-        video_knots = torch.cat(
-            [self.to_video_time(torch.zeros(1)), old_video, torch.tensor([c - 1.0, float(c)]).double()]
-        )
+        video_knots = torch.cat([self.to_video_time(torch.zeros(1)), old_video, torch.tensor([c - 1.0, float(c)]).double()])
         order = torch.argsort(memory_knots, stable=True)
         self.memory_knots, self.video_knots = memory_knots[order], video_knots[order]
 

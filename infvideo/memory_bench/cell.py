@@ -77,8 +77,15 @@ def run_cell(cell: Cell, projections: Projections | None = None) -> dict:
 def measure_cell(cell: Cell, projections: Projections | None = None) -> tuple[dict, list[dict], Haystack]:
     """``run_cell``'s metrics, plus the scores of every needle and the haystack they refer to."""
     haystack = build_haystack(
-        cell.chunks, cell.frames_per_chunk, cell.depth, cell.needles, cell.needle_frames,
-        cell.width, cell.tokens_per_frame, cell.seed, cell.source,
+        cell.chunks,
+        cell.frames_per_chunk,
+        cell.depth,
+        cell.needles,
+        cell.needle_frames,
+        cell.width,
+        cell.tokens_per_frame,
+        cell.seed,
+        cell.source,
     )
     if (projections is None) != (cell.projections == "random"):
         raise ValueError(f"cell.projections={cell.projections!r} but projections were {'not ' if projections is None else ''}given")
@@ -132,5 +139,3 @@ def _stream(
                 timeline.advance()
             state_max = max(state_max, memory.state_numel())
     return total / chunks, state_max
-
-

@@ -27,13 +27,16 @@ def _memory_bench(args: argparse.Namespace) -> int:
 
 def add_memory_bench_command(commands) -> None:
     bench = commands.add_parser(
-        "memory-bench", help="needle-in-a-video-haystack for the memories alone: results.jsonl, a table, heat maps",
+        "memory-bench",
+        help="needle-in-a-video-haystack for the memories alone: results.jsonl, a table, heat maps",
         description="Run a grid of needle-in-a-haystack cells (memory variants × video lengths × needle depths × needle "
-                    "widths × seeds) through the memories alone, one line per cell in <output-dir>/results.jsonl (a rerun "
-                    "computes only the missing cells), then write memory_bench.md, heat maps (depth × length, one per "
-                    "variant) and retention_vs_length.png. The grid format is described in the default grid's comments.",
+        "widths × seeds) through the memories alone, one line per cell in <output-dir>/results.jsonl (a rerun "
+        "computes only the missing cells), then write memory_bench.md, heat maps (depth × length, one per "
+        "variant) and retention_vs_length.png. The grid format is described in the default grid's comments.",
     )
-    bench.add_argument("grid", nargs="?", default=DEFAULT_GRID, help="a grid file, or a shipped grid's name (default: memory_bench/default)")
+    bench.add_argument(
+        "grid", nargs="?", default=DEFAULT_GRID, help="a grid file, or a shipped grid's name (default: memory_bench/default)"
+    )
     bench.add_argument("--output-dir", default="outputs/memory_bench", help="results.jsonl, the report and the figures")
     bench.add_argument("--seeds", type=int, nargs="+", help="replace the grid's seeds, e.g. --seeds 0 1 2 3 4")
     bench.add_argument("--dry-run", action="store_true", help="count the cells (and those not yet run) and exit")

@@ -21,9 +21,10 @@ import math
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import matplotlib
 
@@ -50,6 +51,7 @@ class Report:
 
 
 # --- small helpers -----------------------------------------------------------------------------
+
 
 def _mean(values: Iterable[Any]) -> float | None:
     present = [float(v) for v in values if v is not None]
@@ -128,6 +130,7 @@ def _per_seed(records: list[dict[str, Any]], value: Callable[[dict[str, Any]], f
 
 # --- tables ------------------------------------------------------------------------------------
 
+
 def _header(records: list[dict[str, Any]]) -> str:
     def values(field):
         return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in sorted(set(r[field] for r in records)))
@@ -176,7 +179,8 @@ def cost_table(records: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name in variant_order(records):
-        def at(n, field):
+
+        def at(n, field, name=name):  # used at once, in this iteration
             return _mean(r.get(field) for r in cells.get((name, n), []))
 
         lines.append(
@@ -195,7 +199,8 @@ def variant_table(records: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (chunks,), group in sorted(_by(records, "chunks").items()):
-        def mean(field):
+
+        def mean(field, group=group):  # used at once, in this iteration
             return _mean(r.get(field) for r in group)
 
         lines.append(
@@ -207,6 +212,7 @@ def variant_table(records: list[dict[str, Any]]) -> str:
 
 
 # --- paired comparisons ----------------------------------------------------------------------------
+
 
 @dataclass
 class Pair:
@@ -222,7 +228,10 @@ def comparison_pairs(records: list[dict[str, Any]]) -> list[Pair]:
     for record in records:
         settings.setdefault(record["variant"], (record["memory"], _options(record)))
     pairs = []
-    keys = sorted({k for _, options in settings.values() for k in options}, key=lambda k: (k not in NAMED_COMPARISONS, list(NAMED_COMPARISONS).index(k) if k in NAMED_COMPARISONS else 0, k))
+    keys = sorted(
+        {k for _, options in settings.values() for k in options},
+        key=lambda k: (k not in NAMED_COMPARISONS, list(NAMED_COMPARISONS).index(k) if k in NAMED_COMPARISONS else 0, k),
+    )
     for key in keys:
         groups: dict[tuple, list[tuple[Any, str]]] = defaultdict(list)
         for name, (memory, options) in settings.items():
@@ -278,7 +287,7 @@ def comparison_section(records: list[dict[str, Any]]) -> str:
     lines = [
         "Each row: the difference between two variants that differ in one option, the higher value first "
         "(sticky before uniform), in retrieval accuracy and in margin, averaged over paired cells (same length, "
-        "depth, needle and seed) per seed, then mean ± std over seeds. A variant \"wins\" at a length only "
+        'depth, needle and seed) per seed, then mean ± std over seeds. A variant "wins" at a length only '
         "when it is ahead in every seed.",
     ]
     for option in [*NAMED_COMPARISONS, *sorted({p.option for p in pairs} - set(NAMED_COMPARISONS))]:
@@ -314,6 +323,7 @@ def comparison_section(records: list[dict[str, Any]]) -> str:
 
 # --- figures -----------------------------------------------------------------------------------
 
+
 def heat_matrix(records: list[dict[str, Any]], depths: list[float], lengths: list[int]) -> np.ndarray:
     """accuracy[depth, length] of one variant's records on the given axes; NaN where no cell ran."""
     cells = _by(records, "depth", "chunks")
@@ -325,7 +335,9 @@ def heat_matrix(records: list[dict[str, Any]], depths: list[float], lengths: lis
     return matrix
 
 
-def _draw_heatmap(ax, records: list[dict[str, Any]], depths: list[float], lengths: list[int], title: str, xlabel: bool = True, ylabel: bool = True):
+def _draw_heatmap(
+    ax, records: list[dict[str, Any]], depths: list[float], lengths: list[int], title: str, xlabel: bool = True, ylabel: bool = True
+):
     matrix = heat_matrix(records, depths, lengths)  # the grid's axes, so every panel lines up
     # Red = lost, green = found, one 0–1 scale for every memory (as V-NIAH's needle maps).
     image = ax.imshow(np.ma.masked_invalid(matrix), cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto", origin="upper")
@@ -364,14 +376,26 @@ def plot_heatmaps(records: list[dict[str, Any]], output_dir: Path) -> list[Path]
         files.append(path)
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.5 + columns * (0.9 + 0.6 * len(lengths)), rows * (1.3 + 0.4 * len(depths))),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(1.5 + columns * (0.9 + 0.6 * len(lengths)), rows * (1.3 + 0.4 * len(depths))),
+        squeeze=False,
+        layout="constrained",
+    )
     for index, (ax, name) in enumerate(zip(axes.flat, names)):
         column = index % columns
         # Axis labels on the outer panels only: every panel shares the axes.
-        image = _draw_heatmap(ax, [r for r in records if r["variant"] == name], depths, lengths, name,
-                              xlabel=index + columns >= len(names), ylabel=column == 0)
-    for ax in list(axes.flat)[len(names):]:
+        image = _draw_heatmap(
+            ax,
+            [r for r in records if r["variant"] == name],
+            depths,
+            lengths,
+            name,
+            xlabel=index + columns >= len(names),
+            ylabel=column == 0,
+        )
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.colorbar(image, ax=axes, label="retrieval accuracy (mean over seeds)", shrink=0.8)
     fig.suptitle("needle retrieval: depth × video length", fontsize=10)
@@ -396,8 +420,17 @@ def plot_retention(records: list[dict[str, Any]], path: Path) -> Path:
         # Dodged a little along x, with their own markers and dashes, so variants that agree (several at
         # 1.0) stay visible on top of each other.
         dodge = 2 ** (0.04 * (number - (len(names) - 1) / 2))
-        ax.errorbar([x * dodge for x in xs], means, yerr=stds if any(stds) else None, marker="osD^v<>ph*"[number % 10], capsize=3, label=name,
-                    linestyle=("-", "--", ":", "-.")[number % 4], markersize=5, alpha=0.85)
+        ax.errorbar(
+            [x * dodge for x in xs],
+            means,
+            yerr=stds if any(stds) else None,
+            marker="osD^v<>ph*"[number % 10],
+            capsize=3,
+            label=name,
+            linestyle=("-", "--", ":", "-.")[number % 4],
+            markersize=5,
+            alpha=0.85,
+        )
     ax.set_xscale("log", base=2)
     ax.set_xticks(lengths, [str(n) for n in lengths])
     ax.set_ylim(-0.03, 1.03)
@@ -413,6 +446,7 @@ def plot_retention(records: list[dict[str, Any]], path: Path) -> Path:
 
 
 # --- the report ------------------------------------------------------------------------------------
+
 
 def render_markdown(records: list[dict[str, Any]]) -> str:
     parts = [

@@ -96,12 +96,28 @@ class Grid:
 
         out = []
         for chunks, variant, needle_frames, needles, depth, seed in itertools.product(
-            self.axes["chunks"], self.variants, self.axes["needle_frames"], self.axes["needles"], self.axes["depths"], self.axes["seeds"],
+            self.axes["chunks"],
+            self.variants,
+            self.axes["needle_frames"],
+            self.axes["needles"],
+            self.axes["depths"],
+            self.axes["seeds"],
         ):
-            out.append(GridCell(variant, cell_module.Cell(
-                memory=variant.memory, options=variant.options, chunks=chunks, depth=float(depth), needles=needles,
-                needle_frames=needle_frames, seed=seed, **self.scalars,
-            )))
+            out.append(
+                GridCell(
+                    variant,
+                    cell_module.Cell(
+                        memory=variant.memory,
+                        options=variant.options,
+                        chunks=chunks,
+                        depth=float(depth),
+                        needles=needles,
+                        needle_frames=needle_frames,
+                        seed=seed,
+                        **self.scalars,
+                    ),
+                )
+            )
         return out
 
 
@@ -164,7 +180,9 @@ def _variants(path: Path, entries: Any) -> list[Variant]:
             raise _fail(path, f"two memory variants are named {name!r}")
         variant = Variant(name, memory, tuple(sorted(options.items())))
         if (memory, variant.options) in settings:
-            raise _fail(path, f"memory variants {settings[memory, variant.options]!r} and {name!r} are the same memory with the same options")
+            raise _fail(
+                path, f"memory variants {settings[memory, variant.options]!r} and {name!r} are the same memory with the same options"
+            )
         names.add(name)
         settings[memory, variant.options] = name
         variants.append(variant)
@@ -230,8 +248,11 @@ def _check_needles_fit(grid: Grid) -> None:
     shortest = min(grid.axes["chunks"]) * frames_per_chunk
     longest = max(grid.axes["needle_frames"]) * max(grid.axes["needles"])
     if longest > shortest:
-        raise _fail(grid.path, f"{max(grid.axes['needles'])} needles of {max(grid.axes['needle_frames'])} frames do not fit in "
-                               f"the shortest video ({min(grid.axes['chunks'])} chunks x {frames_per_chunk} frames)")
+        raise _fail(
+            grid.path,
+            f"{max(grid.axes['needles'])} needles of {max(grid.axes['needle_frames'])} frames do not fit in "
+            f"the shortest video ({min(grid.axes['chunks'])} chunks x {frames_per_chunk} frames)",
+        )
 
 
 def results_path(output_dir: str | Path) -> Path:

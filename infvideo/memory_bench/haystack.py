@@ -126,9 +126,7 @@ def _ar1(steps: int, shape: tuple[int, ...], length: float, generator: torch.Gen
     return out
 
 
-def synthetic_background(
-    num_frames: int, tokens_per_frame: int, content_width: int, generator: torch.Generator
-) -> Tensor:
+def synthetic_background(num_frames: int, tokens_per_frame: int, content_width: int, generator: torch.Generator) -> Tensor:
     """[T, tokens, content_width] background (see the module docstring)."""
     per_channel = 1.0 / math.sqrt(content_width)  # fluctuation norm ≈ 1
     white_share = 1.0 - SLOW_SHARE - FAST_SHARE
@@ -172,9 +170,7 @@ def cached_videos(folder: str | Path) -> list[Tensor]:
     return videos
 
 
-def cached_background(
-    folder: str | Path, num_frames: int, tokens_per_frame: int, content_width: int, generator: torch.Generator
-) -> Tensor:
+def cached_background(folder: str | Path, num_frames: int, tokens_per_frame: int, content_width: int, generator: torch.Generator) -> Tensor:
     """[T, tokens, content_width] real frame tokens from a token cache.
 
     Frames: the cached videos concatenated in sorted order (the first video alone when it is long

@@ -79,7 +79,7 @@ class Projections:
     num_heads: int
 
     @classmethod
-    def from_linears(cls, key: nn.Linear, value: nn.Linear, num_heads: int) -> "Projections":
+    def from_linears(cls, key: nn.Linear, value: nn.Linear, num_heads: int) -> Projections:
         """A real layer's key/value projections: the haystack's width is their input width (the frame
         features the layer's memory stores), queries and read-outs live in their output width."""
         if key.in_features != value.in_features or key.out_features != value.out_features:
@@ -89,7 +89,7 @@ class Projections:
         return cls(_ContentKey(key).eval(), _TimedValue(value).eval(), num_heads)
 
     @classmethod
-    def random_orthogonal(cls, width: int, seed: int) -> "Projections":
+    def random_orthogonal(cls, width: int, seed: int) -> Projections:
         generator = torch.Generator().manual_seed(seed + 7919)  # not the haystack's stream
         content_width = width - TIME_CHANNELS
         layers = []
@@ -213,7 +213,7 @@ def probe_needles(
     return results
 
 
-def layer_projections(config_path: str) -> tuple["Projections", str, int]:
+def layer_projections(config_path: str) -> tuple[Projections, str, int]:
     """The key/value projections of the first memory layer of the model a run config builds (the
     tiny preset's random weights, or the real checkpoints of a full one), a label for the cells'
     keys, and the layer's input width. Building the model is the only way to get at its weights as

@@ -16,7 +16,7 @@ projections as the MovieChat / MA-LMM baselines, so every row differs only in wh
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -18,8 +18,9 @@ family's row in ``registry.py``.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -63,9 +64,7 @@ class GenerationSettings:
             raise ValueError("compile=True needs cache='static' (a growing cache recompiles at every token)")
 
 
-def generate_from_embeddings(
-    language_model, embeds: Tensor, settings: GenerationSettings, seed: int | None = None, **stopping
-) -> Tensor:
+def generate_from_embeddings(language_model, embeds: Tensor, settings: GenerationSettings, seed: int | None = None, **stopping) -> Tensor:
     """``generate`` on prompt embeddings with the settings; a ``seed`` makes sampling reproducible
     without touching the caller's global RNG. ``stopping``: stop strings or EOS ids for the model."""
     with torch.random.fork_rng(devices=[]):

@@ -26,8 +26,8 @@ def left_pad(rows: list[Tensor]) -> tuple[Tensor, Tensor]:
     embeds = first.new_zeros(len(rows), length, first.shape[-1])
     mask = torch.zeros(len(rows), length, dtype=torch.long, device=first.device)
     for i, row in enumerate(rows):
-        embeds[i, length - row.shape[1]:] = row[0]
-        mask[i, length - row.shape[1]:] = 1
+        embeds[i, length - row.shape[1] :] = row[0]
+        mask[i, length - row.shape[1] :] = 1
     return embeds, mask
 
 
@@ -46,9 +46,7 @@ class _WithMask:
         return getattr(self._model, name)
 
 
-def generate_padded(
-    language_model, rows: list[Tensor], settings: GenerationSettings, seed: int | None = None, **stopping
-) -> Tensor:
+def generate_padded(language_model, rows: list[Tensor], settings: GenerationSettings, seed: int | None = None, **stopping) -> Tensor:
     """``generate_from_embeddings`` for prompts of different lengths: one row of new tokens per prompt
     (a row that stopped early is filled with the pad id after its stop). A single prompt is not padded,
     so it is exactly the unbatched call."""

@@ -29,10 +29,10 @@ import pickle
 import re
 import types
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -339,9 +339,7 @@ def _unshared(state: Mapping[str, Tensor]) -> StateDict:
     return out
 
 
-def convert_with_cache(
-    src_path: str | Path, cache_dir: str | Path, convert_fn: Converter, published_at: str = ""
-) -> CachedConversion:
+def convert_with_cache(src_path: str | Path, cache_dir: str | Path, convert_fn: Converter, published_at: str = "") -> CachedConversion:
     """Convert ``src_path`` once into ``<cache_dir>/<name>.safetensors`` (+ ``<name>.json`` sidecar).
 
     The cache is reused only when the sidecar records the same source sha256, converter and cache
@@ -428,8 +426,7 @@ def checkpoint_paths(checkpoints: Mapping[str, str], files: Sequence[CheckpointF
     for spec in files:
         if not checkpoints.get(spec.role):
             raise ValueError(
-                f"the config names no checkpoint for '{spec.role}': expected {spec.name} ({spec.holds}), "
-                f"published at {spec.published_at}"
+                f"the config names no checkpoint for '{spec.role}': expected {spec.name} ({spec.holds}), published at {spec.published_at}"
             )
         paths[spec.role] = Path(checkpoints[spec.role]).expanduser()
     for spec in files:
@@ -503,9 +500,7 @@ def copy_files(
     return {role: load_converted(model, state, expected_missing=specs[role].expected_missing) for role, state in states.items()}
 
 
-def load_files(
-    model: nn.Module, conversions: Sequence[FileConversion], cache_dir: str | Path | None = None
-) -> dict[str, LoadReport]:
+def load_files(model: nn.Module, conversions: Sequence[FileConversion], cache_dir: str | Path | None = None) -> dict[str, LoadReport]:
     """The whole procedure for files that hold nothing but weights of ``model`` (``convert_files`` then
     ``copy_files``); a family with more in its files (VideoChat2's LoRA) runs the two steps itself."""
     states = convert_files(conversions, cache_dir)

@@ -13,7 +13,7 @@ Order within a chunk, as in the reference: the memory consolidates the chunk fir
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -56,9 +56,7 @@ class MemoryAttentionMixin:
         """[batch, frames·tokens_per_frame, width] -> one vector per frame [batch, frames, width]."""
         batch, tokens, width = encoder_hidden_states.shape
         if tokens % self.tokens_per_frame:
-            raise ValueError(
-                f"{tokens} encoder tokens are not a whole number of frames of {self.tokens_per_frame} tokens"
-            )
+            raise ValueError(f"{tokens} encoder tokens are not a whole number of frames of {self.tokens_per_frame} tokens")
         return encoder_hidden_states.reshape(batch, tokens // self.tokens_per_frame, self.tokens_per_frame, width).mean(2)
 
     def forward(self, hidden_states, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None, **kwargs):

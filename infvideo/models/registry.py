@@ -10,9 +10,10 @@ and a row here; adding a benchmark is one prompt entry in each family's ``prompt
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,16 +61,34 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "video_llama": Family(
-        name="video_llama", title="∞-Video-LLaMA", config_class=video_llama.InfVideoLLaMAConfig, model_class=video_llama.InfVideoLLaMA,
-        switches=video_llama_family.SWITCHES, files=video_llama.VIDEO_LLAMA_FILES, preprocess=preprocess_video_llama,
-        prompts=video_llama.PROMPTS, configure=video_llama_family.configure, build=video_llama_family.build,
-        embed=video_llama_family.embed, answer=video_llama_family.answer, signature=video_llama_family.signature,
+        name="video_llama",
+        title="∞-Video-LLaMA",
+        config_class=video_llama.InfVideoLLaMAConfig,
+        model_class=video_llama.InfVideoLLaMA,
+        switches=video_llama_family.SWITCHES,
+        files=video_llama.VIDEO_LLAMA_FILES,
+        preprocess=preprocess_video_llama,
+        prompts=video_llama.PROMPTS,
+        configure=video_llama_family.configure,
+        build=video_llama_family.build,
+        embed=video_llama_family.embed,
+        answer=video_llama_family.answer,
+        signature=video_llama_family.signature,
     ),
     "videochat2": Family(
-        name="videochat2", title="∞-VideoChat2", config_class=videochat2.InfVideoChat2Config, model_class=videochat2.InfVideoChat2,
-        switches=videochat2_family.SWITCHES, files=videochat2.VIDEOCHAT2_FILES, preprocess=preprocess_videochat2,
-        prompts=videochat2.PROMPTS, configure=videochat2_family.configure, build=videochat2_family.build,
-        embed=videochat2_family.embed, answer=videochat2_family.answer, signature=videochat2_family.signature,
+        name="videochat2",
+        title="∞-VideoChat2",
+        config_class=videochat2.InfVideoChat2Config,
+        model_class=videochat2.InfVideoChat2,
+        switches=videochat2_family.SWITCHES,
+        files=videochat2.VIDEOCHAT2_FILES,
+        preprocess=preprocess_videochat2,
+        prompts=videochat2.PROMPTS,
+        configure=videochat2_family.configure,
+        build=videochat2_family.build,
+        embed=videochat2_family.embed,
+        answer=videochat2_family.answer,
+        signature=videochat2_family.signature,
         letter_answers=True,
     ),
 }

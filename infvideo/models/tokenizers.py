@@ -41,9 +41,7 @@ def tiny_llama_tokenizer(vocab_size: int = 400) -> PreTrainedTokenizerFast:
     )
     tokenizer.train_from_iterator(_CORPUS * 4, trainer)
     tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="</s>"
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="</s>")
 
 
 # -- VideoChat2's Q-former tokenizer (bert-base-uncased WordPiece + "[DEC]") ---------------------------

@@ -40,10 +40,9 @@ class DecordSource:
 
     backend = "decord"
 
-    def __init__(
-        self, path: str | os.PathLike[str], *, threads: int = 1, verify: Verify = "tail", apply_rotation: bool = True
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: int = 1, verify: Verify = "tail", apply_rotation: bool = True) -> None:
         import decord
+
         from infvideo.video.pyav_source import PyAVSource
 
         self.path = checked_path(path)
@@ -94,7 +93,7 @@ class DecordSource:
     def close(self) -> None:
         self._reader = None
 
-    def __enter__(self) -> "DecordSource":
+    def __enter__(self) -> DecordSource:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

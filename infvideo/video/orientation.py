@@ -28,7 +28,7 @@ class Orientation:
     yy: int = 1
 
     @classmethod
-    def from_display_matrix(cls, matrix: Sequence[int] | None) -> "Orientation":
+    def from_display_matrix(cls, matrix: Sequence[int] | None) -> Orientation:
         """Read FFmpeg's 3×3 display matrix (row-major int32, 16.16 fixed point in the 2×2 part;
         FFmpeg defines ``x' = m[0]·x + m[3]·y``, ``y' = m[1]·x + m[4]·y``). None = identity."""
         if matrix is None:
@@ -46,7 +46,7 @@ class Orientation:
         return cls.quarter_turns(decord_quarter_turns(matrix))
 
     @classmethod
-    def quarter_turns(cls, turns: int) -> "Orientation":
+    def quarter_turns(cls, turns: int) -> Orientation:
         """``turns`` quarter turns counter-clockwise on screen."""
         cos, sin = [(1, 0), (0, 1), (-1, 0), (0, -1)][turns % 4]
         return cls(cos, sin, -sin, cos)
@@ -59,10 +59,10 @@ class Orientation:
         """(width, height) of a stored ``width``×``height`` picture once oriented."""
         return (height, width) if self.swaps_axes else (width, height)
 
-    def inverse(self) -> "Orientation":
+    def inverse(self) -> Orientation:
         return Orientation(self.xx, self.yx, self.xy, self.yy)  # a signed permutation's inverse is its transpose
 
-    def then(self, other: "Orientation") -> "Orientation":
+    def then(self, other: Orientation) -> Orientation:
         """This orientation followed by ``other``."""
         first = np.array([[self.xx, self.xy], [self.yx, self.yy]])
         second = np.array([[other.xx, other.xy], [other.yx, other.yy]])

@@ -108,7 +108,7 @@ class ParallelDecoder:
             self._pool = None
         self._serial.close()
 
-    def __enter__(self) -> "ParallelDecoder":
+    def __enter__(self) -> ParallelDecoder:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -147,7 +147,7 @@ class SharedFrameBuffer:
         if os.path.exists(self.path):
             os.unlink(self.path)
 
-    def __enter__(self) -> "SharedFrameBuffer":
+    def __enter__(self) -> SharedFrameBuffer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

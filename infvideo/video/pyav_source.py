@@ -94,7 +94,7 @@ class PyAVSource:
         self._frames = None
         self._container.close()
 
-    def __enter__(self) -> "PyAVSource":
+    def __enter__(self) -> PyAVSource:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -129,6 +129,7 @@ class CategoricalRecorder:
 
     def __init__(self, ltm_mod):
         import torch.distributions as tdist
+
         self.ltm_mod = ltm_mod
         self.orig = ltm_mod.dist
         self.captured = []
@@ -173,11 +174,23 @@ def run_case(ltm_mod, recorder, cat_rec, name, L, N, tau, sticky, chunks, q, see
         proj_value.bias.copy_(value_b)
 
     config = {
-        "L": L, "N": N, "tau": tau, "sticky": sticky, "chunks": chunks, "q": q, "seed": seed,
-        "width": WIDTH, "heads": HEADS, "head_dim": HEAD_DIM, "tokens_per_frame": TOKENS_PER_FRAME,
+        "L": L,
+        "N": N,
+        "tau": tau,
+        "sticky": sticky,
+        "chunks": chunks,
+        "q": q,
+        "seed": seed,
+        "width": WIDTH,
+        "heads": HEADS,
+        "head_dim": HEAD_DIM,
+        "tokens_per_frame": TOKENS_PER_FRAME,
     }
     checksums = {
-        "key_w": f(key_w), "key_b": f(key_b), "value_w": f(value_w), "value_b": f(value_b),
+        "key_w": f(key_w),
+        "key_b": f(key_b),
+        "value_w": f(value_w),
+        "value_b": f(value_b),
         "tokens": [f(t) for t in tokens],
         "queries": [f(t) for t in queries],
         "x_pooled": [f(t.reshape(1, L, TOKENS_PER_FRAME, WIDTH).mean(2)) for t in tokens],
@@ -185,11 +198,27 @@ def run_case(ltm_mod, recorder, cat_rec, name, L, N, tau, sticky, chunks, q, see
     out = {"config": config, "input_checksums": checksums}
 
     module = ltm_mod.LongTermAttention(
-        head_size=HEAD_DIM, length=L, target_len=L, attn_func="softmax", attn_num_basis=N,
-        continuous=True, attn_drop=0.1, infinite_memory=True, n_layers=2, n_heads=HEADS,
-        affines=True, mask=True, mask_type="cnn", kl_regularizer=False,
-        proj_key=proj_key, proj_value=proj_value, sigma_0=None, mu_0=None,
-        sticky_memories=sticky, sigmas=None, tau=tau,
+        head_size=HEAD_DIM,
+        length=L,
+        target_len=L,
+        attn_func="softmax",
+        attn_num_basis=N,
+        continuous=True,
+        attn_drop=0.1,
+        infinite_memory=True,
+        n_layers=2,
+        n_heads=HEADS,
+        affines=True,
+        mask=True,
+        mask_type="cnn",
+        kl_regularizer=False,
+        proj_key=proj_key,
+        proj_value=proj_value,
+        sigma_0=None,
+        mu_0=None,
+        sticky_memories=sticky,
+        sigmas=None,
+        tau=tau,
     )
     module.eval()
 
@@ -207,12 +236,10 @@ def run_case(ltm_mod, recorder, cat_rec, name, L, N, tau, sticky, chunks, q, see
                 g_inf_rows.append(int(module.G_inf.shape[0]))
                 if sticky and c > 0:
                     if len(recorder.captured) != 1:
-                        raise RuntimeError(
-                            f"expected 1 sticky batch_evaluate call, saw {len(recorder.captured)}")
+                        raise RuntimeError(f"expected 1 sticky batch_evaluate call, saw {len(recorder.captured)}")
                     sticky_pos.append(recorder.captured[0].clone().contiguous())
                     if len(cat_rec.captured) != 1:
-                        raise RuntimeError(
-                            f"expected 1 sticky Categorical, saw {len(cat_rec.captured)}")
+                        raise RuntimeError(f"expected 1 sticky Categorical, saw {len(cat_rec.captured)}")
                     sticky_p.append(cat_rec.captured[0].clone().contiguous())
     except Exception as e:  # noqa: BLE001
         out["error"] = f"{type(e).__name__}: {e}"
@@ -231,8 +258,7 @@ def run_case(ltm_mod, recorder, cat_rec, name, L, N, tau, sticky, chunks, q, see
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ref-dir", required=True,
-                    help="path to the extracted infty-Video-LLaMA/InfVideoLLaMA/models directory")
+    ap.add_argument("--ref-dir", required=True, help="path to the extracted infty-Video-LLaMA/InfVideoLLaMA/models directory")
     ap.add_argument("--out", required=True, help="output .pt path")
     args = ap.parse_args(argv)
 
@@ -266,13 +292,13 @@ def main(argv=None):
             "protocol": PROTOCOL,
             "b_past_slice": "B_past[:, :, :8] after each chunk, shape [1, N, 8]",
             "sticky_positions": "for sticky cases, chunks c >= 1: the ts[0] ([512]) passed to "
-                                "psi.batch_evaluate inside update_inf (captured by wrapping the method)",
+            "psi.batch_evaluate inside update_inf (captured by wrapping the method)",
             "sticky_probs": "for sticky cases, chunks c >= 1: the normalised per-bin probabilities p "
-                            "([1, 127]) given to the Categorical that draws the 512 bin indices "
-                            "(captured via a recording Categorical subclass; sampling unchanged)",
+            "([1, 127]) given to the Categorical that draws the 512 bin indices "
+            "(captured via a recording Categorical subclass; sampling unchanged)",
             "sticky_rng_order": "per consolidation: Categorical(p).sample((512,)) then "
-                                "Categorical(ones(1)).sample((512, 1)) (also consumes global RNG; "
-                                "always 0); positions = bins[b] with bins = linspace(0, 1, 129)",
+            "Categorical(ones(1)).sample((512, 1)) (also consumes global RNG; "
+            "always 0); positions = bins[b] with bins = linspace(0, 1, 129)",
         },
         "cases": cases,
     }

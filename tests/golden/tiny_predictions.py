@@ -30,17 +30,34 @@ def collect(workdir: Path) -> dict[str, dict[str, str]]:
     pinned["demo"] = _predictions(Path(demo["run_dir"]))
 
     data = write_demo_data(workdir / "data", DemoSettings(seconds=20.0, fps=4, size=32, frames_per_chunk=4, num_chunks=3))
-    common = [f"data.video_folder={data.folder}", f"run.token_cache={workdir / 'tokens'}",
-              "sampling.frames_per_chunk=4", "sampling.num_chunks=3", "generation.max_new_tokens=4"]
-    for benchmark, annotations in (("nextqa", data.nextqa), ("moviechat", data.moviechat)):
+    common = [
+        f"data.video_folder={data.folder}",
+        f"run.token_cache={workdir / 'tokens'}",
+        "sampling.frames_per_chunk=4",
+        "sampling.num_chunks=3",
+        "generation.max_new_tokens=4",
+    ]
+    for benchmark, annotation_file in (("nextqa", data.nextqa), ("moviechat", data.moviechat)):
         runs = workdir / "sweeps"
-        code = main(["sweep", f"sweeps/tiny_{benchmark}", f"data.annotations={annotations}", f"run.output_dir={runs}", *common, "--quiet"])
+        code = main(
+            ["sweep", f"sweeps/tiny_{benchmark}", f"data.annotations={annotation_file}", f"run.output_dir={runs}", *common, "--quiet"]
+        )
         assert code == 0, code
         for run_dir in sorted((runs / benchmark).iterdir()):
             pinned[f"sweep/{benchmark}/{run_dir.name}"] = _predictions(run_dir)
         runs = workdir / "videochat2"
-        code = main(["predict", "--config", f"tiny/{benchmark}", "model.name=videochat2", f"data.annotations={annotations}",
-                     f"run.output_dir={runs}", *common, "--quiet"])
+        code = main(
+            [
+                "predict",
+                "--config",
+                f"tiny/{benchmark}",
+                "model.name=videochat2",
+                f"data.annotations={annotation_file}",
+                f"run.output_dir={runs}",
+                *common,
+                "--quiet",
+            ]
+        )
         assert code == 0, code
         (run_dir,) = (runs / benchmark).iterdir()
         pinned[f"videochat2/{benchmark}"] = _predictions(run_dir)

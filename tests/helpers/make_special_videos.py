@@ -8,7 +8,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-
 from helpers.make_videos import code_frame
 
 

@@ -127,8 +127,15 @@ SPECS = {
     "h264_odd_444.mp4": VideoSpec("h264_odd_444.mp4", 40, width=33, height=17, pix_fmt="yuv444p"),
     "h264_faststart.mp4": VideoSpec("h264_faststart.mp4", 100, container_options={"movflags": "faststart"}),
     "mpeg4_bframes.mp4": VideoSpec("mpeg4_bframes.mp4", 60, codec="mpeg4", codec_options={"qscale": "2"}),
-    "vp9_odd.webm": VideoSpec("vp9_odd.webm", 40, width=33, height=17, codec="libvpx-vp9", b_frames=0,
-                              codec_options={"crf": "10", "b": "0", "deadline": "realtime", "cpu-used": "8"}),
+    "vp9_odd.webm": VideoSpec(
+        "vp9_odd.webm",
+        40,
+        width=33,
+        height=17,
+        codec="libvpx-vp9",
+        b_frames=0,
+        codec_options={"crf": "10", "b": "0", "deadline": "realtime", "cpu-used": "8"},
+    ),
 }
 
 

@@ -24,9 +24,10 @@ import hashlib
 import json
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 Behaviour = tuple
 GOOD_GEN = '{"pred": "yes", "score": 4}'
@@ -61,9 +62,12 @@ class Recorded:
 
 
 class OpenAIStub:
-    def __init__(self, default: Callable[[dict[str, Any]], Behaviour] = default_behaviour,
-                 embed: Callable[[str], list[float]] = default_embedding,
-                 usage: Callable[[dict[str, Any], str], tuple[int, int]] | None = word_usage) -> None:
+    def __init__(
+        self,
+        default: Callable[[dict[str, Any]], Behaviour] = default_behaviour,
+        embed: Callable[[str], list[float]] = default_embedding,
+        usage: Callable[[dict[str, Any], str], tuple[int, int]] | None = word_usage,
+    ) -> None:
         self.default, self.embed, self.usage = default, embed, usage  # usage None: no "usage" in replies
         self.queue: collections.deque[Behaviour] = collections.deque()
         self.requests: list[Recorded] = []
@@ -86,7 +90,7 @@ class OpenAIStub:
         with self._lock:
             return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    def __enter__(self) -> "OpenAIStub":
+    def __enter__(self) -> OpenAIStub:
         stub = self
 
         class Handler(_Handler):
@@ -113,10 +117,12 @@ class OpenAIStub:
 
     def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
         reply: dict[str, Any] = {
-            "id": f"chatcmpl-stub-{len(self.requests)}", "object": "chat.completion", "created": 0,
-            "model": f"{body.get('model', 'stub')}-stub-snapshot", "system_fingerprint": "stub",
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": content}}],
+            "id": f"chatcmpl-stub-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": f"{body.get('model', 'stub')}-stub-snapshot",
+            "system_fingerprint": "stub",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None, "message": {"role": "assistant", "content": content}}],
         }
         if self.usage is not None:
             prompt, completion = self.usage(body, content)
@@ -135,8 +141,12 @@ class OpenAIStub:
                 encoded = vector
             data.append({"object": "embedding", "index": index, "embedding": encoded})
         tokens = sum(len(str(text).split()) for text in texts)
-        return {"object": "list", "model": body.get("model", "stub"), "data": data,
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "model": body.get("model", "stub"),
+            "data": data,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -178,7 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
         if kind in ("ok", "garbage"):
             self._send(200, stub.completion(body, behaviour[1]))
         elif kind == "status":
-            error = behaviour[2] if len(behaviour) > 2 else {"error": {"message": f"stub status {behaviour[1]}", "type": "stub_error", "code": None}}
+            error = (
+                behaviour[2]
+                if len(behaviour) > 2
+                else {"error": {"message": f"stub status {behaviour[1]}", "type": "stub_error", "code": None}}
+            )
             self._send(behaviour[1], error, headers={"retry-after-ms": "1"})
         elif kind == "sleep":
             stub._closing.wait(behaviour[1])

@@ -37,15 +37,25 @@ class TinySizes:
     text_positions: int = 16  # (real: 512)
 
     @classmethod
-    def of(cls, config) -> "TinySizes":
+    def of(cls, config) -> TinySizes:
         """The sizes of an ``InfVideoLLaMAConfig`` (so original files fit that model)."""
         v, q, vq = config.vision, config.qformer, config.video_qformer
         return cls(
-            vision_width=v["hidden_size"], vision_heads=v["num_attention_heads"], vision_mlp=v["intermediate_size"],
-            vision_depth=v["num_hidden_layers"], image_size=v["image_size"], patch_size=v["patch_size"],
-            qformer_width=q["hidden_size"], qformer_heads=q["num_attention_heads"], qformer_ffn=q["intermediate_size"],
-            qformer_layers=q["num_hidden_layers"], cross_every=q["cross_attention_frequency"], video_layers=vq["num_hidden_layers"],
-            num_queries=config.num_query_tokens, frame_positions=config.max_frame_pos, llm_width=config.llm["hidden_size"],
+            vision_width=v["hidden_size"],
+            vision_heads=v["num_attention_heads"],
+            vision_mlp=v["intermediate_size"],
+            vision_depth=v["num_hidden_layers"],
+            image_size=v["image_size"],
+            patch_size=v["patch_size"],
+            qformer_width=q["hidden_size"],
+            qformer_heads=q["num_attention_heads"],
+            qformer_ffn=q["intermediate_size"],
+            qformer_layers=q["num_hidden_layers"],
+            cross_every=q["cross_attention_frequency"],
+            video_layers=vq["num_hidden_layers"],
+            num_queries=config.num_query_tokens,
+            frame_positions=config.max_frame_pos,
+            llm_width=config.llm["hidden_size"],
         )
 
     @property
@@ -172,21 +182,29 @@ class VideoLLaMALayout(nn.Module):
         super().__init__()
         self.vision_model = Blip2VisionModel(
             Blip2VisionConfig(
-                hidden_size=sizes.vision_width, intermediate_size=sizes.vision_mlp, num_attention_heads=sizes.vision_heads,
-                num_hidden_layers=vision_depth or sizes.vision_depth, image_size=sizes.image_size, patch_size=sizes.patch_size,
+                hidden_size=sizes.vision_width,
+                intermediate_size=sizes.vision_mlp,
+                num_attention_heads=sizes.vision_heads,
+                num_hidden_layers=vision_depth or sizes.vision_depth,
+                image_size=sizes.image_size,
+                patch_size=sizes.patch_size,
             )
         )
         # LAVIS's ln_vision uses torch's default eps, as the lead's model does.
         self.vision_model.post_layernorm = nn.LayerNorm(sizes.vision_width, eps=1e-5)
         common = dict(
-            hidden_size=sizes.qformer_width, num_attention_heads=sizes.qformer_heads, intermediate_size=sizes.qformer_ffn,
+            hidden_size=sizes.qformer_width,
+            num_attention_heads=sizes.qformer_heads,
+            intermediate_size=sizes.qformer_ffn,
             use_qformer_text_input=False,
         )
         self.query_tokens = nn.Parameter(torch.zeros(1, sizes.num_queries, sizes.qformer_width))
         self.qformer = Blip2QFormerModel(
             Blip2QFormerConfig(
-                num_hidden_layers=sizes.qformer_layers, cross_attention_frequency=sizes.cross_every,
-                encoder_hidden_size=sizes.vision_width, **common,
+                num_hidden_layers=sizes.qformer_layers,
+                cross_attention_frequency=sizes.cross_every,
+                encoder_hidden_size=sizes.vision_width,
+                **common,
             )
         )
         self.video_query_tokens = nn.Parameter(torch.zeros(1, sizes.num_queries, sizes.qformer_width))
@@ -199,8 +217,12 @@ class VideoLLaMALayout(nn.Module):
         self.llama_proj = nn.Linear(sizes.qformer_width, sizes.llm_width)
         self.language_model = LlamaForCausalLM(
             LlamaConfig(
-                vocab_size=50, hidden_size=sizes.llm_width, intermediate_size=2 * sizes.llm_width,
-                num_hidden_layers=sizes.llm_layers, num_attention_heads=sizes.llm_heads, num_key_value_heads=sizes.llm_heads,
+                vocab_size=50,
+                hidden_size=sizes.llm_width,
+                intermediate_size=2 * sizes.llm_width,
+                num_hidden_layers=sizes.llm_layers,
+                num_attention_heads=sizes.llm_heads,
+                num_key_value_heads=sizes.llm_heads,
             )
         )
         self.eval()

@@ -14,7 +14,7 @@ def _qformer_original(state: dict[str, Tensor], ours: str, theirs: str) -> dict[
     for key, value in state.items():
         if not key.startswith(ours):
             continue
-        rest = key[len(ours):]
+        rest = key[len(ours) :]
         rest = re.sub(r"^layernorm\.", "embeddings.LayerNorm.", rest)
         rest = re.sub(r"\.(attention|crossattention)\.attention\.", r".\1.self.", rest)
         out[theirs + rest] = value.clone()
@@ -28,7 +28,7 @@ def video_llama_originals(model) -> dict[str, dict[str, Tensor]]:
     for key, value in state.items():
         if not key.startswith("vision_model.") or ".post_layernorm." in key:
             continue
-        rest = key[len("vision_model."):]
+        rest = key[len("vision_model.") :]
         rest = rest.replace("embeddings.class_embedding", "cls_token").replace("embeddings.position_embedding", "pos_embed")
         rest = rest.replace("embeddings.patch_embedding", "patch_embed.proj").replace("encoder.layers.", "blocks.")
         rest = rest.replace("layer_norm1", "norm1").replace("layer_norm2", "norm2")
@@ -41,7 +41,13 @@ def video_llama_originals(model) -> dict[str, dict[str, Tensor]]:
         vision[rest] = value.clone()
     blip2 = _qformer_original(state, "qformer.", "Qformer.bert.")
     blip2["query_tokens"] = state["query_tokens"].clone()
-    blip2.update({k.replace("vision_model.post_layernorm.", "ln_vision."): v.clone() for k, v in state.items() if k.startswith("vision_model.post_layernorm.")})
+    blip2.update(
+        {
+            k.replace("vision_model.post_layernorm.", "ln_vision."): v.clone()
+            for k, v in state.items()
+            if k.startswith("vision_model.post_layernorm.")
+        }
+    )
     finetune = _qformer_original(state, "video_qformer.", "video_Qformer.bert.")
     for key in ("video_query_tokens", "video_frame_position_embedding.weight", "llama_proj.weight", "llama_proj.bias"):
         finetune[key] = state[key].clone()

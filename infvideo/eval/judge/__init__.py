@@ -8,5 +8,16 @@ from .client import JudgeSettings, OpenAICompatibleJudge
 from .parsing import JudgeReplyError, parse_reply
 from .prompts import METRICS, messages
 
-__all__ = ["METRICS", "JudgeCache", "JudgeReplyError", "JudgeServerUnreachable", "JudgeSettings", "OpenAICompatibleJudge",
-           "default_cache_dir", "judge_run", "messages", "parse_reply", "prediction_sha256"]
+__all__ = [
+    "METRICS",
+    "JudgeCache",
+    "JudgeReplyError",
+    "JudgeServerUnreachable",
+    "JudgeSettings",
+    "OpenAICompatibleJudge",
+    "default_cache_dir",
+    "judge_run",
+    "messages",
+    "parse_reply",
+    "prediction_sha256",
+]

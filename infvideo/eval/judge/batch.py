@@ -10,9 +10,10 @@ questions are carried over untouched. So a re-run with the server down loses not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tqdm import tqdm
 
@@ -48,8 +49,13 @@ def _failed(line: dict[str, Any]) -> bool:
     return line["error"] is not None and line["error"] != NO_PREDICTION
 
 
-def judge_run(run_dir: str | Path, settings: JudgeSettings, records: Sequence[QuestionRecord] | None = None,
-              predictions: dict[str, dict[str, Any]] | None = None, progress: bool = True) -> dict[str, Any]:
+def judge_run(
+    run_dir: str | Path,
+    settings: JudgeSettings,
+    records: Sequence[QuestionRecord] | None = None,
+    predictions: dict[str, dict[str, Any]] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Judge each open-ended question of ``run_dir`` on each of ``settings.metrics``.
 
     Lines come in record order, then metric order, whatever the concurrency; carried-over lines of
@@ -67,7 +73,9 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, records: Sequence[Qu
     judged = judged_task_names()  # the benchmarks whose answers are free text judged by an LLM
     questions = [record for record in records if record.dataset in judged and record.answer_text is not None]
     if not questions:
-        raise UserError(f"{run_dir}: no open-ended questions ({', '.join(judged)} with reference answers) to judge; a multiple-choice run is scored with `infvideo match` then `infvideo score`")
+        raise UserError(
+            f"{run_dir}: no open-ended questions ({', '.join(judged)} with reference answers) to judge; a multiple-choice run is scored with `infvideo match` then `infvideo score`"
+        )
     path = Path(run_dir) / JUDGMENTS
     previous = {(str(line.get("id")), line.get("metric")): line for line in read_jsonl(path)}
     tasks = [(record, metric) for record in questions for metric in settings.metrics]
@@ -126,7 +134,8 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, records: Sequence[Qu
             not_asked = sum(result is None for index, result in enumerate(results) if index not in kept)
             raise JudgeServerUnreachable(
                 f"judge server {judge.base_url.rstrip('/')} unreachable: {unreachable}; nothing lost: {good} good judgments "
-                f"kept in {path}, {not_asked} not asked; run `infvideo judge` again once the server is up")
+                f"kept in {path}, {not_asked} not asked; run `infvideo judge` again once the server is up"
+            )
         answered = [result for index, result in enumerate(results) if index not in kept]
         fresh = [result for result in answered if not result["cached"]]
         return {

@@ -58,9 +58,21 @@ class JudgeSettings:
         return {"temperature": self.temperature, "seed": self.seed, "max_tokens": self.max_tokens}
 
 
-def judgment(metric: str, model: str, *, pred: str | None = None, score: float | None = None, raw: str | None = None,
-             error: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0, cached: bool = False,
-             attempts: int = 0, prediction_sha256: str | None = None, request_sha256: str | None = None) -> dict[str, Any]:
+def judgment(
+    metric: str,
+    model: str,
+    *,
+    pred: str | None = None,
+    score: float | None = None,
+    raw: str | None = None,
+    error: str | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    cached: bool = False,
+    attempts: int = 0,
+    prediction_sha256: str | None = None,
+    request_sha256: str | None = None,
+) -> dict[str, Any]:
     """A judgments.jsonl line without its "id".
 
     What was judged travels with the verdict, so a later stage can tell a current judgment from a
@@ -68,9 +80,20 @@ def judgment(metric: str, model: str, *, pred: str | None = None, score: float |
     ``request_sha256`` (judge model + full prompt + sampling parameters, the cache key). Both
     digests are None when nothing was asked (no prediction).
     """
-    return {"metric": metric, "pred": pred, "score": score, "raw": raw, "error": error, "model": model,
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "cached": cached, "attempts": attempts,
-            "prediction_sha256": prediction_sha256, "request_sha256": request_sha256}
+    return {
+        "metric": metric,
+        "pred": pred,
+        "score": score,
+        "raw": raw,
+        "error": error,
+        "model": model,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cached": cached,
+        "attempts": attempts,
+        "prediction_sha256": prediction_sha256,
+        "request_sha256": request_sha256,
+    }
 
 
 def unreachable_cause(error: BaseException) -> str | None:
@@ -116,8 +139,13 @@ class OpenAICompatibleJudge:
         # The request hook sees every HTTP request the openai client sends, its own retries included,
         # which no count of our calls can. DefaultHttpxClient keeps the openai client's defaults.
         http_client = DefaultHttpxClient(event_hooks={"request": [self._count_request]})
-        self._client = OpenAI(base_url=settings.base_url, api_key=self._key, timeout=settings.timeout,
-                              max_retries=settings.max_retries, http_client=http_client)
+        self._client = OpenAI(
+            base_url=settings.base_url,
+            api_key=self._key,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            http_client=http_client,
+        )
         self.base_url = str(self._client.base_url)
 
     def _count_request(self, request: Any) -> None:
@@ -139,7 +167,7 @@ class OpenAICompatibleJudge:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "OpenAICompatibleJudge":
+    def __enter__(self) -> OpenAICompatibleJudge:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -165,8 +193,12 @@ class OpenAICompatibleJudge:
             raise MalformedResponse("the server's reply is not a chat completion with choices")
         usage = getattr(response, "usage", None)
         text = getattr(getattr(choices[0], "message", None), "content", None) or ""
-        return (self._redact(text), int(getattr(usage, "prompt_tokens", 0) or 0),
-                int(getattr(usage, "completion_tokens", 0) or 0), getattr(response, "model", None))
+        return (
+            self._redact(text),
+            int(getattr(usage, "prompt_tokens", 0) or 0),
+            int(getattr(usage, "completion_tokens", 0) or 0),
+            getattr(response, "model", None),
+        )
 
     def request_key(self, metric: str, question: str, answer: str, prediction: str) -> str:
         """The cache key of a judgment, recorded in its line as ``request_sha256``."""
@@ -182,9 +214,17 @@ class OpenAICompatibleJudge:
             return None  # stored under an older, laxer parser: ask again
         self._note_served(entry.get("served_model"))
         # Token counts and attempts say what the judgment cost when it was obtained.
-        return judgment(metric, self.settings.model, **parsed, raw=entry["raw"], cached=True,
-                        prompt_tokens=int(entry.get("prompt_tokens", 0)), completion_tokens=int(entry.get("completion_tokens", 0)),
-                        attempts=int(entry.get("attempts", 1)), **judged)
+        return judgment(
+            metric,
+            self.settings.model,
+            **parsed,
+            raw=entry["raw"],
+            cached=True,
+            prompt_tokens=int(entry.get("prompt_tokens", 0)),
+            completion_tokens=int(entry.get("completion_tokens", 0)),
+            attempts=int(entry.get("attempts", 1)),
+            **judged,
+        )
 
     def _store(self, key: str, entry: dict[str, Any]) -> None:
         if self.cache is None:
@@ -211,8 +251,16 @@ class OpenAICompatibleJudge:
             except Exception as error:  # openai.APIError (timeouts included) after the client's retries, malformed replies
                 cause = unreachable_cause(error)
                 message = f"{type(error).__name__}: {error}" + (f" ({cause})" if cause else "")
-                return judgment(metric, self.settings.model, raw=text, error=self._redact(message)[:_ERROR_CHARS],
-                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, attempts=attempts, **judged), cause
+                return judgment(
+                    metric,
+                    self.settings.model,
+                    raw=text,
+                    error=self._redact(message)[:_ERROR_CHARS],
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    attempts=attempts,
+                    **judged,
+                ), cause
             prompt_tokens += used_prompt
             completion_tokens += used_completion
             self._note_served(served)
@@ -220,12 +268,38 @@ class OpenAICompatibleJudge:
                 parsed = parse_reply(metric, text)
             except JudgeReplyError:
                 if attempts > self.settings.reasks:
-                    return judgment(metric, self.settings.model, raw=text, error=f"unparseable reply: {text[:_RAW_IN_ERROR]}",
-                                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, attempts=attempts, **judged), None
+                    return judgment(
+                        metric,
+                        self.settings.model,
+                        raw=text,
+                        error=f"unparseable reply: {text[:_RAW_IN_ERROR]}",
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=completion_tokens,
+                        attempts=attempts,
+                        **judged,
+                    ), None
                 conversation = [*conversation, {"role": "assistant", "content": text}, reask_message(metric)]
                 continue
-            self._store(key, {"model": self.settings.model, "served_model": served, "params": self.settings.sampling(),
-                              "messages": original, "raw": text, "prompt_tokens": prompt_tokens,
-                              "completion_tokens": completion_tokens, "attempts": attempts})
-            return judgment(metric, self.settings.model, **parsed, raw=text, prompt_tokens=prompt_tokens,
-                            completion_tokens=completion_tokens, attempts=attempts, **judged), None
+            self._store(
+                key,
+                {
+                    "model": self.settings.model,
+                    "served_model": served,
+                    "params": self.settings.sampling(),
+                    "messages": original,
+                    "raw": text,
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "attempts": attempts,
+                },
+            )
+            return judgment(
+                metric,
+                self.settings.model,
+                **parsed,
+                raw=text,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                attempts=attempts,
+                **judged,
+            ), None

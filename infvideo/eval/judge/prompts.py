@@ -64,6 +64,7 @@ _SYSTEM = {
     ),
 }
 
+
 def _header(question: str, answer: str, prediction: str) -> str:
     # f-strings, as in the reference: braces inside the texts are left alone.
     return (

@@ -9,8 +9,9 @@ markdown, the report and the plots show), ``None`` when nothing was counted (nev
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 JUDGE_METRICS = ("GEN", "CI", "DO", "CU")  # the Video-ChatGPT metrics the reference runs
 UNKNOWN = "unknown"  # the breakdown entry of a record that lacks the breakdown's field
@@ -69,9 +70,16 @@ class JudgedCell:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "accuracy": percent(self.yes, self.yes + self.no), "yes": self.yes, "no": self.no,
-            "score": self._mean("GEN"), "CI": self._mean("CI"), "DO": self._mean("DO"), "CU": self._mean("CU"),
-            "judged": self.judged, "unjudged": self.total - self.judged, "total": self.total,
+            "accuracy": percent(self.yes, self.yes + self.no),
+            "yes": self.yes,
+            "no": self.no,
+            "score": self._mean("GEN"),
+            "CI": self._mean("CI"),
+            "DO": self._mean("DO"),
+            "CU": self._mean("CU"),
+            "judged": self.judged,
+            "unjudged": self.total - self.judged,
+            "total": self.total,
         }
 
 
@@ -118,4 +126,7 @@ def tally(
 
 
 def as_dicts(overall: Cell, tables: Mapping[str, Mapping[str, Cell]]) -> dict[str, Any]:
-    return {"overall": overall.as_dict(), "breakdowns": {name: {entry: cell.as_dict() for entry, cell in cells.items()} for name, cells in tables.items()}}
+    return {
+        "overall": overall.as_dict(),
+        "breakdowns": {name: {entry: cell.as_dict() for entry, cell in cells.items()} for name, cells in tables.items()},
+    }

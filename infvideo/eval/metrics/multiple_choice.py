@@ -24,8 +24,9 @@ Reference scoring of a Video-LLaMA run asks for it; the default keeps breakdowns
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from infvideo.data.record import OPTION_LETTERS, QuestionRecord
 from infvideo.errors import UserError
@@ -71,8 +72,9 @@ class ChoiceBreakdown:
         value = self.value(record)
         if self.strict and value not in self.order and value not in self.rename:
             renamed = f" or {', '.join(self.rename)}" if self.rename else ""
-            raise UserError(f"{task_title} question {record.id!r} has {self.name} {value!r}; "
-                            f"expected one of {', '.join(map(str, self.order))}{renamed}")
+            raise UserError(
+                f"{task_title} question {record.id!r} has {self.name} {value!r}; expected one of {', '.join(map(str, self.order))}{renamed}"
+            )
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,9 @@ def _verdict_protocol(records: Sequence[QuestionRecord], verdicts: Verdicts) -> 
     return {"questions": len(records), "no_answer": invalid}
 
 
-def _choice_metrics(task: Task, records: Sequence[QuestionRecord], letters: Letters | None,
-                    verdicts: Verdicts | None, valid_only: Sequence[str]) -> dict[str, Any]:
+def _choice_metrics(
+    task: Task, records: Sequence[QuestionRecord], letters: Letters | None, verdicts: Verdicts | None, valid_only: Sequence[str]
+) -> dict[str, Any]:
     """``valid_only``: the breakdowns whose accuracy divides by the valid answers only."""
     for record in records:
         if record.answer is None:
@@ -165,14 +168,19 @@ def _choice_metrics(task: Task, records: Sequence[QuestionRecord], letters: Lett
 
 
 def _headline(spec: ChoiceMetrics, metrics: Mapping[str, Any]) -> dict[str, Any]:
-    accuracies = [cell["accuracy"] for cell in metrics["breakdowns"].get(spec.headline_mean_of, {}).values()
-                  if cell["accuracy"] is not None]
-    return {"name": spec.headline_name, "mean_of": spec.headline_mean_of,
-            "accuracy": sum(accuracies) / len(accuracies) if accuracies else None}
+    accuracies = [
+        cell["accuracy"] for cell in metrics["breakdowns"].get(spec.headline_mean_of, {}).values() if cell["accuracy"] is not None
+    ]
+    return {
+        "name": spec.headline_name,
+        "mean_of": spec.headline_mean_of,
+        "accuracy": sum(accuracies) / len(accuracies) if accuracies else None,
+    }
 
 
-def choice_metrics(task: Task, records: Sequence[QuestionRecord], letters: Letters | None, *,
-                   verdicts: Verdicts | None = None, accuracy_over: str = "all") -> dict[str, Any]:
+def choice_metrics(
+    task: Task, records: Sequence[QuestionRecord], letters: Letters | None, *, verdicts: Verdicts | None = None, accuracy_over: str = "all"
+) -> dict[str, Any]:
     """Overall and, where the annotations give them, the task's breakdowns (a breakdown no record has a
     value for is left out). ``accuracy_over``: "all" (every question of the entry, like overall) or
     "valid" (its valid answers only, for the breakdowns marked ``reference_over_valid``; see the module

@@ -21,7 +21,8 @@ scored either way without asking the judge again.
 from __future__ import annotations
 
 import math
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
@@ -63,7 +64,9 @@ def index_judgments(judgments: Iterable[Mapping[str, Any]]) -> dict[tuple[str, s
 
 
 def judged_metrics(
-    records: Sequence[QuestionRecord], judgments: Iterable[Mapping[str, Any]], not_predicted: Collection[str] = (),
+    records: Sequence[QuestionRecord],
+    judgments: Iterable[Mapping[str, Any]],
+    not_predicted: Collection[str] = (),
     judge_score: str = "keep",
 ) -> dict[str, Any]:
     """``{"protocol", "overall", "breakdowns"}``; breakdowns "mode" (MovieChat-1K global or
@@ -105,13 +108,20 @@ def judged_metrics(
     def add(cell: JudgedCell, record: QuestionRecord) -> None:
         cell.add(usable[record.id], complete=len(usable[record.id]) == len(metrics))
 
-    overall, tables = tally(records, JudgedCell, add, {
-        "mode": Breakdown(lambda record: record.mode, MODES),
-        "type": Breakdown(lambda record: record.question_type),
-    })
+    overall, tables = tally(
+        records,
+        JudgedCell,
+        add,
+        {
+            "mode": Breakdown(lambda record: record.mode, MODES),
+            "type": Breakdown(lambda record: record.question_type),
+        },
+    )
     known = {record.id for record in records}
     protocol = {
-        "questions": len(records), "metrics": list(metrics), "per_metric": per_metric,
+        "questions": len(records),
+        "metrics": list(metrics),
+        "per_metric": per_metric,
         "judgments_without_question": sum(question not in known for question, _ in indexed),
     }
     return {"protocol": protocol, **as_dicts(overall, tables)}

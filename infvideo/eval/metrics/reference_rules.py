@@ -14,7 +14,8 @@ port of the reference's function on answers of every style.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from infvideo.data.record import QuestionRecord
 
@@ -70,8 +71,9 @@ def no_answer(line: Mapping[str, Any] | None) -> bool:
     return not isinstance(text, str) or not text.removeprefix(RETURN_PREFIX).strip()
 
 
-def reference_verdicts(rule: Callable[[QuestionRecord, str], bool], records: Sequence[QuestionRecord],
-                       predictions: Mapping[str, Mapping[str, Any]]) -> dict[str, Verdict]:
+def reference_verdicts(
+    rule: Callable[[QuestionRecord, str], bool], records: Sequence[QuestionRecord], predictions: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Verdict]:
     """``{question id: Verdict}`` for the questions that have an answer in the annotations; ``rule`` is the
     task's ``reference_rule`` (infvideo/eval/tasks.py), one of the checks above applied to a question.
 

@@ -43,8 +43,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError
@@ -52,7 +53,15 @@ from infvideo.models.registry import answers_with_letters
 
 from ..config import PredictConfig, ProtocolSettings
 from ..run_files import (
-    CONFIG, JUDGMENTS, MATCHES, METRICS, METRICS_MARKDOWN, PREDICTIONS, load_predictions, load_run_config, load_run_records,
+    CONFIG,
+    JUDGMENTS,
+    MATCHES,
+    METRICS,
+    METRICS_MARKDOWN,
+    PREDICTIONS,
+    load_predictions,
+    load_run_config,
+    load_run_records,
     write_json,
 )
 from ..sharding import Shard, parse_shard
@@ -127,16 +136,22 @@ def _denominator(config: PredictConfig | None, records: Sequence[QuestionRecord]
     return [record for record in records if record.id in asked]
 
 
-def _coverage(config: PredictConfig | None, records: Sequence[QuestionRecord], scored: Sequence[QuestionRecord],
-              predictions: Predictions | None) -> dict[str, Any]:
+def _coverage(
+    config: PredictConfig | None, records: Sequence[QuestionRecord], scored: Sequence[QuestionRecord], predictions: Predictions | None
+) -> dict[str, Any]:
     limit = None if config is None else config.data.limit
     coverage: dict[str, Any] = {"questions_in_annotations": len(records), "limit": limit, "limited": limit is not None}
     if predictions is None:
         return {**coverage, "predicted": None, "not_predicted": None, "partial": False, "predictions_without_question": None}
     known = {record.id for record in records}
     predicted = sum(record.id in predictions for record in scored)
-    return {**coverage, "predicted": predicted, "not_predicted": len(scored) - predicted, "partial": predicted < len(scored),
-            "predictions_without_question": sum(question not in known for question in predictions)}
+    return {
+        **coverage,
+        "predicted": predicted,
+        "not_predicted": len(scored) - predicted,
+        "partial": predicted < len(scored),
+        "predictions_without_question": sum(question not in known for question in predictions),
+    }
 
 
 def _letters(lines: list[dict[str, Any]]) -> dict[str, str | None]:
@@ -149,8 +164,9 @@ def _letters(lines: list[dict[str, Any]]) -> dict[str, str | None]:
     return letters
 
 
-def _score_choices(run_dir: Path, task: Task, records: list[QuestionRecord], predictions: Predictions | None,
-                   protocol: ProtocolSettings, model: str | None) -> dict[str, Any]:
+def _score_choices(
+    run_dir: Path, task: Task, records: list[QuestionRecord], predictions: Predictions | None, protocol: ProtocolSettings, model: str | None
+) -> dict[str, Any]:
     letter_answers = answers_with_letters(model)  # "Best option:(X)": reference scoring reads its text, not matches
     if protocol.scoring == "reference" and letter_answers:
         return _score_text(run_dir, task, records, predictions)
@@ -203,7 +219,8 @@ def _score_text(run_dir: Path, task: Task, records: list[QuestionRecord], predic
         verdicts_from=PREDICTIONS,
         rule=f"the reference script's check of the answer text ({task.name}; infvideo/eval/metrics/reference_rules.py)",
         invalid_rule="no answer (an error line, an empty answer or a question never predicted) is wrong and stays in every denominator",
-        matcher=None, match_first_four=None,
+        matcher=None,
+        match_first_four=None,
     )
     if task.submission is not None:
         # the server needs a letter: the one the backbone's parser found, never an embedding's
@@ -212,15 +229,21 @@ def _score_text(run_dir: Path, task: Task, records: list[QuestionRecord], predic
     return metrics
 
 
-def _write_submission(run_dir: Path, submission: Submission, records: list[QuestionRecord], letters: Mapping[str, str | None],
-                      metrics: dict[str, Any]) -> None:
+def _write_submission(
+    run_dir: Path, submission: Submission, records: list[QuestionRecord], letters: Mapping[str, str | None], metrics: dict[str, Any]
+) -> None:
     payload = submission.build(records, letters)
     write_json(run_dir / submission.file, payload)
-    metrics["protocol"]["submission"] = {"file": submission.file, "questions": len(payload),
-                                         "invalid": sum(v == INVALID_OPTION_INDEX for v in payload.values())}
+    metrics["protocol"]["submission"] = {
+        "file": submission.file,
+        "questions": len(payload),
+        "invalid": sum(v == INVALID_OPTION_INDEX for v in payload.values()),
+    }
 
 
-def _score_judged(run_dir: Path, records: list[QuestionRecord], predictions: Predictions | None, protocol: ProtocolSettings) -> dict[str, Any]:
+def _score_judged(
+    run_dir: Path, records: list[QuestionRecord], predictions: Predictions | None, protocol: ProtocolSettings
+) -> dict[str, Any]:
     lines = required_lines(run_dir, JUDGMENTS, "judge")
     not_predicted: set[str] = set()
     if predictions is not None:
@@ -232,8 +255,9 @@ def _score_judged(run_dir: Path, records: list[QuestionRecord], predictions: Pre
         judgments_from=JUDGMENTS,
         judge_models=dict(Counter(line.get("model") for line in lines if str(line.get("id")) in ids)),
         unjudged_rule="a judgment with an error (no prediction excepted), malformed or missing is left out of accuracy and means; "
-                      "no prediction counts as 'no' with score 0",
-        matcher=None, match_first_four=None,
+        "no prediction counts as 'no' with score 0",
+        matcher=None,
+        match_first_four=None,
     )
     return metrics
 
@@ -244,8 +268,14 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def score_run(run_dir: str | Path, annotations: str | None = None, records: Sequence[QuestionRecord] | None = None,
-              scoring: str | None = None, judge_score: str | None = None, model: str | None = None) -> dict[str, Any]:
+def score_run(
+    run_dir: str | Path,
+    annotations: str | None = None,
+    records: Sequence[QuestionRecord] | None = None,
+    scoring: str | None = None,
+    judge_score: str | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
     """Score ``run_dir``; writes metrics.json and metrics.md (and the task's submission file) there.
 
     ``records``: the questions, instead of reading them through the run's config.yaml (the
@@ -274,11 +304,21 @@ def score_run(run_dir: str | Path, annotations: str | None = None, records: Sequ
         metrics = _score_choices(run_dir, task, scored, predictions, protocol, model)
     else:
         metrics = _score_judged(run_dir, scored, predictions, protocol)
-    metrics["protocol"] = {"scoring": protocol.scoring, "judge_score": protocol.judge_score,
-                           "embedding_fallback": protocol.embedding_fallback, **metrics["protocol"]}
-    result = {"benchmark": benchmark, "run": run_dir.name, "units": UNITS, "protocol": {**coverage, **metrics["protocol"]},
-              "overall": metrics["overall"], "breakdowns": metrics["breakdowns"],
-              **({"headline": metrics["headline"]} if "headline" in metrics else {})}
+    metrics["protocol"] = {
+        "scoring": protocol.scoring,
+        "judge_score": protocol.judge_score,
+        "embedding_fallback": protocol.embedding_fallback,
+        **metrics["protocol"],
+    }
+    result = {
+        "benchmark": benchmark,
+        "run": run_dir.name,
+        "units": UNITS,
+        "protocol": {**coverage, **metrics["protocol"]},
+        "overall": metrics["overall"],
+        "breakdowns": metrics["breakdowns"],
+        **({"headline": metrics["headline"]} if "headline" in metrics else {}),
+    }
     write_json(run_dir / METRICS, result)
     _write_text(run_dir / METRICS_MARKDOWN, f"# {benchmark}: {run_dir.name}\n\n{metrics_markdown(result)}")
     return result

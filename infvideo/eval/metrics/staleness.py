@@ -8,8 +8,9 @@ judged by their modification time. A stale file is a ``UserError`` naming the co
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from infvideo.data.record import QuestionRecord
 from infvideo.errors import UserError

@@ -7,13 +7,22 @@ The columns follow the cell kind: judged cells carry "yes", multiple-choice cell
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DASH = "–"
 CHOICE_COLUMNS = (("accuracy (%)", "accuracy"), ("correct", "correct"), ("invalid", "invalid"), ("total", "total"))
 JUDGED_COLUMNS = (
-    ("accuracy (%)", "accuracy"), ("score", "score"), ("CI", "CI"), ("DO", "DO"), ("CU", "CU"),
-    ("yes", "yes"), ("no", "no"), ("judged", "judged"), ("unjudged", "unjudged"), ("total", "total"),
+    ("accuracy (%)", "accuracy"),
+    ("score", "score"),
+    ("CI", "CI"),
+    ("DO", "DO"),
+    ("CU", "CU"),
+    ("yes", "yes"),
+    ("no", "no"),
+    ("judged", "judged"),
+    ("unjudged", "unjudged"),
+    ("total", "total"),
 )
 SCORES = {"score", "CI", "DO", "CU"}
 ACCURACY_OVER_SUFFIX = "_accuracy_over"  # choice_metrics' protocol key of a breakdown divided by valid answers
@@ -31,7 +40,9 @@ def _format(key: str, value: Any) -> str:
 
 def _protocol_line(protocol: Mapping[str, Any], judged: bool) -> str:
     if judged:
-        return f"protocol: judge scores {'truncated with int()' if protocol.get('judge_score') == 'truncate' else 'as the judge gave them'}."
+        return (
+            f"protocol: judge scores {'truncated with int()' if protocol.get('judge_score') == 'truncate' else 'as the judge gave them'}."
+        )
     if "verdicts_from" in protocol:
         return "protocol: reference scoring -- each answer's text checked as the reference's script does."
     matcher = protocol.get("matcher")
@@ -57,15 +68,22 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
     for key, over in protocol.items():  # a breakdown the reference divides by valid answers (Video-MME's duration)
         if key.endswith(ACCURACY_OVER_SUFFIX) and over == "valid answers":
             name = key.removesuffix(ACCURACY_OVER_SUFFIX)
-            lines.append(f"{name} rows: accuracy over each {name}'s valid answers only, as the reference's run_eval.py; "
-                         "overall is over every question.")
+            lines.append(
+                f"{name} rows: accuracy over each {name}'s valid answers only, as the reference's run_eval.py; "
+                "overall is over every question."
+            )
     if "headline" in metrics:
         headline = metrics["headline"]
-        lines.append(f"headline: {headline['name']} = {_format('accuracy', headline['accuracy'])}, "
-                     f"the mean of the {headline['mean_of']} accuracies.")
+        lines.append(
+            f"headline: {headline['name']} = {_format('accuracy', headline['accuracy'])}, the mean of the {headline['mean_of']} accuracies."
+        )
     if protocol.get("partial"):
-        lines.append(f"partial: {protocol['predicted']} of {protocol['questions']} questions predicted; "
-                     f"the {protocol['not_predicted']} missing count as wrong.")
+        lines.append(
+            f"partial: {protocol['predicted']} of {protocol['questions']} questions predicted; "
+            f"the {protocol['not_predicted']} missing count as wrong."
+        )
     if protocol.get("limited"):
-        lines.append(f"limited: data.limit={protocol['limit']}, {protocol['questions']} of {protocol['questions_in_annotations']} annotated questions.")
+        lines.append(
+            f"limited: data.limit={protocol['limit']}, {protocol['questions']} of {protocol['questions_in_annotations']} annotated questions."
+        )
     return "\n".join(lines) + "\n"

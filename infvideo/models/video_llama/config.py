@@ -9,7 +9,6 @@ from infvideo.memory import MemoryConfig
 
 from ..base import GenerationSettings
 
-
 # The reference scripts sample (docs/reference-notes.md, S2); GenerationSettings() is greedy.
 REFERENCE_GENERATION = GenerationSettings(do_sample=True, temperature=1.0, top_p=0.9, num_beams=1, max_new_tokens=300)
 
@@ -40,35 +39,55 @@ class InfVideoLLaMAConfig:
     checkpoints: dict = field(default_factory=dict)
 
     @classmethod
-    def full(cls, **overrides) -> "InfVideoLLaMAConfig":
+    def full(cls, **overrides) -> InfVideoLLaMAConfig:
         """Published sizes: EVA ViT-g (39 blocks), BERT-base Q-formers, LLaMA-7B (Vicuna v0)."""
         config = cls(
             vision={},  # Blip2VisionConfig defaults are EVA ViT-g/14 at 224 px
             qformer=dict(encoder_hidden_size=1408, cross_attention_frequency=2, use_qformer_text_input=False),
             video_qformer=dict(num_hidden_layers=2, encoder_hidden_size=768, cross_attention_frequency=1, use_qformer_text_input=False),
             llm=dict(
-                vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                num_attention_heads=32, max_position_embeddings=2048, rms_norm_eps=1e-6,
+                vocab_size=32000,
+                hidden_size=4096,
+                intermediate_size=11008,
+                num_hidden_layers=32,
+                num_attention_heads=32,
+                max_position_embeddings=2048,
+                rms_norm_eps=1e-6,
             ),
         )
         return replace(config, **overrides)
 
     @classmethod
-    def tiny(cls, vocab_size: int = 400, **overrides) -> "InfVideoLLaMAConfig":
+    def tiny(cls, vocab_size: int = 400, **overrides) -> InfVideoLLaMAConfig:
         """Same architecture at toy sizes, for tests and the demo on a CPU."""
         config = cls(
             vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=28, patch_size=14),
             qformer=dict(
-                hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-                encoder_hidden_size=32, cross_attention_frequency=2, use_qformer_text_input=False,
+                hidden_size=48,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=96,
+                encoder_hidden_size=32,
+                cross_attention_frequency=2,
+                use_qformer_text_input=False,
             ),
             video_qformer=dict(
-                hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-                encoder_hidden_size=48, cross_attention_frequency=1, use_qformer_text_input=False,
+                hidden_size=48,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=96,
+                encoder_hidden_size=48,
+                cross_attention_frequency=1,
+                use_qformer_text_input=False,
             ),
             llm=dict(
-                vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048,
+                vocab_size=vocab_size,
+                hidden_size=64,
+                intermediate_size=128,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=4,
+                max_position_embeddings=2048,
             ),
             num_query_tokens=4,
             num_video_query_tokens=4,
@@ -78,8 +97,6 @@ class InfVideoLLaMAConfig:
         return replace(config, **overrides)
 
     @classmethod
-    def reference_compat(cls, base: "InfVideoLLaMAConfig") -> "InfVideoLLaMAConfig":
+    def reference_compat(cls, base: InfVideoLLaMAConfig) -> InfVideoLLaMAConfig:
         """The reference's numerics: no frame positions added, dropout on, reference memory numerics."""
-        return replace(
-            base, add_frame_pos=False, dropout_at_inference=True, memory=replace(base.memory, reference_compat=True)
-        )
+        return replace(base, add_frame_pos=False, dropout_at_inference=True, memory=replace(base.memory, reference_compat=True))

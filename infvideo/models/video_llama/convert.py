@@ -11,10 +11,10 @@ a declared drop list and every missing key on an allow-list, or loading fails.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -228,7 +228,7 @@ def load_llama_folder(path: str | Path, dtype: torch.dtype = torch.float16) -> n
     """The Vicuna LLM from a local HF-format folder (never downloads)."""
     from transformers import LlamaForCausalLM
 
-    return load_hf_folder(LlamaForCausalLM, path, "LLaMA/Vicuna", video_llama_file('llm').published_at, dtype)
+    return load_hf_folder(LlamaForCausalLM, path, "LLaMA/Vicuna", video_llama_file("llm").published_at, dtype)
 
 
 def load_video_llama(

@@ -4,9 +4,9 @@ answer. Video-LLaMA answers in free text: the options are matched to it later (e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -26,8 +26,13 @@ SWITCHES = ("add_frame_pos", "reference_compat", "vision_batch_size")
 def configure(base: InfVideoLLaMAConfig, settings, memory: MemoryConfig) -> InfVideoLLaMAConfig:
     """``base`` (a preset, or a loaded model's own config) with a run's model settings and memory."""
     config = replace(
-        base, alpha=settings.alpha, memory=memory, add_frame_pos=settings.add_frame_pos, checkpoints=dict(settings.checkpoints),
-        qformer_precision=settings.qformer_precision, vision_batch_size=settings.vision_batch_size,
+        base,
+        alpha=settings.alpha,
+        memory=memory,
+        add_frame_pos=settings.add_frame_pos,
+        checkpoints=dict(settings.checkpoints),
+        qformer_precision=settings.qformer_precision,
+        vision_batch_size=settings.vision_batch_size,
     )
     return InfVideoLLaMAConfig.reference_compat(config) if settings.reference_compat else config
 

@@ -8,7 +8,7 @@ in place of ``<ImageHere>``.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -43,9 +43,7 @@ class InfVideoLLaMA(nn.Module):
         self.language_model = language_model if language_model is not None else LlamaForCausalLM(LlamaConfig(**config.llm))
         self.llama_proj = nn.Linear(video_width, self.language_model.config.hidden_size)
         # The frame Q-former emits num_query_tokens tokens per frame: that is the memory's frame size.
-        install_memory(
-            self.video_qformer, lambda: build_memory(config.memory), config.alpha, config.num_query_tokens
-        )
+        install_memory(self.video_qformer, lambda: build_memory(config.memory), config.alpha, config.num_query_tokens)
         self.eval()
 
     @property
@@ -130,8 +128,13 @@ class InfVideoLLaMA(nn.Module):
         settings = settings or GenerationSettings()
         rows = [self._truncate(self.prompt_embeddings(visual, prompt), settings) for visual, prompt in zip(visuals, prompts, strict=True)]
         outputs = generate_padded(
-            self.language_model, rows, settings, seed,
-            stop_strings=["###"], tokenizer=self.tokenizer, pad_token_id=self.tokenizer.pad_token_id,
+            self.language_model,
+            rows,
+            settings,
+            seed,
+            stop_strings=["###"],
+            tokenizer=self.tokenizer,
+            pad_token_id=self.tokenizer.pad_token_id,
         )
         # Rows that stopped early are filled with the pad id, a special token that decoding skips.
         return [clean_answer(self.tokenizer.decode(strip_leading_special(ids), skip_special_tokens=True)) for ids in outputs]

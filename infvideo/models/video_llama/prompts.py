@@ -8,7 +8,7 @@ embedding similarity, so no prompt asks for a bare letter (a letter alone cannot
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from infvideo.data.record import OPTION_LETTERS, QuestionRecord
 
@@ -19,8 +19,7 @@ BRIEF_SYSTEM = (
     "carefully and explain your brief answers with no more than 20 words."
 )
 FULL_SYSTEM = (
-    "You are able to understand the visual content that the user provides.Follow the instructions "
-    "carefully and explain your answers."
+    "You are able to understand the visual content that the user provides.Follow the instructions carefully and explain your answers."
 )
 HUMAN_VIDEO = "###Human: <Video><ImageHere></Video>"
 ASSISTANT = "###Assistant:"

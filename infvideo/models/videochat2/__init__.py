@@ -7,5 +7,11 @@ from .modeling import InfVideoChat2
 from .prompts import PROMPTS
 
 __all__ = [
-    "DEFAULT_GENERATION", "PROMPTS", "VIDEOCHAT2_FILES", "InfVideoChat2", "InfVideoChat2Config", "VideoChat2Tokenizers", "load_videochat2",
+    "DEFAULT_GENERATION",
+    "PROMPTS",
+    "VIDEOCHAT2_FILES",
+    "InfVideoChat2",
+    "InfVideoChat2Config",
+    "VideoChat2Tokenizers",
+    "load_videochat2",
 ]

@@ -38,38 +38,63 @@ class InfVideoChat2Config:
     checkpoints: dict = field(default_factory=dict)
 
     @classmethod
-    def full(cls, **overrides) -> "InfVideoChat2Config":
+    def full(cls, **overrides) -> InfVideoChat2Config:
         """Published sizes: UMT-L/16 (23 of 24 blocks), BERT-base Q-former, Mistral-7B-Instruct-v0.2."""
         config = cls(
             vision=UMTConfig(),
             qformer=dict(  # bert-base-uncased, plus "[DEC]" in the vocabulary (30522 + 1)
-                vocab_size=30523, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                intermediate_size=3072, max_position_embeddings=512, layer_norm_eps=1e-12,
-                hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                cross_attention_frequency=2, encoder_hidden_size=1024,
+                vocab_size=30523,
+                hidden_size=768,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                intermediate_size=3072,
+                max_position_embeddings=512,
+                layer_norm_eps=1e-12,
+                hidden_dropout_prob=0.1,
+                attention_probs_dropout_prob=0.1,
+                cross_attention_frequency=2,
+                encoder_hidden_size=1024,
             ),
             llm=dict(  # Mistral-7B-Instruct-v0.2 config.json
-                vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=32768,
-                rms_norm_eps=1e-5, rope_theta=1e6, sliding_window=None, tie_word_embeddings=False,
+                vocab_size=32000,
+                hidden_size=4096,
+                intermediate_size=14336,
+                num_hidden_layers=32,
+                num_attention_heads=32,
+                num_key_value_heads=8,
+                max_position_embeddings=32768,
+                rms_norm_eps=1e-5,
+                rope_theta=1e6,
+                sliding_window=None,
+                tie_word_embeddings=False,
             ),
         )
         return replace(config, **overrides)
 
     @classmethod
-    def tiny(cls, llm_vocab_size: int = 400, qformer_vocab_size: int = 64, **overrides) -> "InfVideoChat2Config":
+    def tiny(cls, llm_vocab_size: int = 400, qformer_vocab_size: int = 64, **overrides) -> InfVideoChat2Config:
         """Same architecture at toy sizes, for tests and the demo on a CPU (2×2 patches per frame)."""
         config = cls(
-            vision=UMTConfig(
-                image_size=32, patch_size=16, hidden_size=64, num_layers=2, num_attention_heads=4, intermediate_size=128
-            ),
+            vision=UMTConfig(image_size=32, patch_size=16, hidden_size=64, num_layers=2, num_attention_heads=4, intermediate_size=128),
             qformer=dict(
-                vocab_size=qformer_vocab_size, hidden_size=48, num_hidden_layers=4, num_attention_heads=4,
-                intermediate_size=96, max_position_embeddings=64, cross_attention_frequency=2, encoder_hidden_size=64,
+                vocab_size=qformer_vocab_size,
+                hidden_size=48,
+                num_hidden_layers=4,
+                num_attention_heads=4,
+                intermediate_size=96,
+                max_position_embeddings=64,
+                cross_attention_frequency=2,
+                encoder_hidden_size=64,
             ),
             llm=dict(
-                vocab_size=llm_vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, sliding_window=None,
+                vocab_size=llm_vocab_size,
+                hidden_size=64,
+                intermediate_size=128,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                max_position_embeddings=512,
+                sliding_window=None,
             ),
             num_query_tokens=4,
             num_extra_query_tokens=8,

@@ -23,10 +23,10 @@ files, which is why a surprise fails loudly instead of being skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -159,9 +159,7 @@ STAGE3_DROPS = [
 ]
 
 
-def convert_videochat2_stage3(
-    sd: Mapping[str, Tensor], depth: int = UMT_DEPTH
-) -> tuple[StateDict, StateDict, list[str]]:
+def convert_videochat2_stage3(sd: Mapping[str, Tensor], depth: int = UMT_DEPTH) -> tuple[StateDict, StateDict, list[str]]:
     """``videochat2_mistral_7b_stage3.pth`` -> ``(ours, lora, unmatched)``.
 
     ``ours``: the vision, Q-former and query-token keys as in ``convert_umt_qformer`` plus
@@ -201,7 +199,11 @@ def stage3_drops(depth: int = UMT_DEPTH) -> list[str]:
 _PROVIDES: dict[str, tuple[str, ...]] = {
     "umt_qformer": (r"vision_encoder\.", r"vision_layernorm\.", r"qformer\.", r"query_tokens$"),
     "stage3": (
-        r"vision_encoder\.", r"vision_layernorm\.", r"qformer\.", r"query_tokens$", r"extra_query_tokens$",
+        r"vision_encoder\.",
+        r"vision_layernorm\.",
+        r"qformer\.",
+        r"query_tokens$",
+        r"extra_query_tokens$",
         r"mistral_proj\.",
     ),
     "llm": (r"language_model\.",),
@@ -254,7 +256,7 @@ def load_mistral_folder(path: str | Path, dtype: torch.dtype = torch.float16) ->
     """Mistral-7B-Instruct-v0.2 from a local HF-format folder (never downloads)."""
     from transformers import MistralForCausalLM
 
-    return load_hf_folder(MistralForCausalLM, path, "Mistral", videochat2_file('llm').published_at, dtype)
+    return load_hf_folder(MistralForCausalLM, path, "Mistral", videochat2_file("llm").published_at, dtype)
 
 
 def _check_same_layout(expected: nn.Module, given: nn.Module, source: str) -> None:
@@ -271,7 +273,9 @@ def _check_same_layout(expected: nn.Module, given: nn.Module, source: str) -> No
 def _check_lora(lora: Mapping[str, Tensor], language_model: nn.Module, r: int) -> None:
     """Before anything is modified: adapters exactly on the LoRA target Linears, with rank ``r`` shapes."""
     factors = lora_factors(dict(lora))  # raises on an A without its B and vice versa
-    targets = {name for name, module in language_model.named_modules() if isinstance(module, nn.Linear) and name.split(".")[-1] in LORA_TARGETS}
+    targets = {
+        name for name, module in language_model.named_modules() if isinstance(module, nn.Linear) and name.split(".")[-1] in LORA_TARGETS
+    }
     missing, unknown = sorted(targets - set(factors)), sorted(set(factors) - targets)
     if missing or unknown:
         raise ValueError(
@@ -315,7 +319,9 @@ def load_videochat2_weights(
     """
     depth = len(model.vision_encoder.videomae.encoder.layer)
     conversions = [
-        FileConversion(videochat2_file("umt_qformer"), Path(umt_qformer), partial(convert_umt_qformer, depth=depth), umt_qformer_drops(depth)),
+        FileConversion(
+            videochat2_file("umt_qformer"), Path(umt_qformer), partial(convert_umt_qformer, depth=depth), umt_qformer_drops(depth)
+        ),
         FileConversion(videochat2_file("stage3"), Path(stage3), partial(_convert_stage3_flat, depth=depth), stage3_drops(depth)),
     ]
     if isinstance(mistral_folder, (str, Path)) and not (Path(mistral_folder) / "config.json").is_file():

@@ -5,9 +5,9 @@ parsed here from the text its scripts keep."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -27,7 +27,9 @@ SWITCHES: tuple[str, ...] = ()
 
 def configure(base: InfVideoChat2Config, settings, memory: MemoryConfig) -> InfVideoChat2Config:
     """``base`` (a preset, or a loaded model's own config) with a run's model settings and memory."""
-    return replace(base, alpha=settings.alpha, memory=memory, checkpoints=dict(settings.checkpoints), qformer_precision=settings.qformer_precision)
+    return replace(
+        base, alpha=settings.alpha, memory=memory, checkpoints=dict(settings.checkpoints), qformer_precision=settings.qformer_precision
+    )
 
 
 def build(settings, memory: MemoryConfig, dtype: torch.dtype, device: str, cache_dir: Path | None) -> InfVideoChat2:

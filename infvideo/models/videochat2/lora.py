@@ -34,9 +34,7 @@ def lora_factors(state: dict[str, Tensor], adapter: str = "default") -> dict[str
 
 
 @torch.no_grad()
-def merge_lora(
-    state: dict[str, Tensor], base_model: nn.Module, r: int = 16, alpha: float = 32, adapter: str = "default"
-) -> list[str]:
+def merge_lora(state: dict[str, Tensor], base_model: nn.Module, r: int = 16, alpha: float = 32, adapter: str = "default") -> list[str]:
     """Add (alpha/r)·B·A into every adapted Linear of ``base_model``; returns the merged module names.
 
     The product is formed in float32 and rounded once into the weight's dtype (fp16 weights would
@@ -53,8 +51,7 @@ def merge_lora(
             raise TypeError(f"LoRA adapter for {name!r}, a {type(linear).__name__} rather than a Linear")
         if a.shape != (r, linear.in_features) or b.shape != (linear.out_features, r):
             raise ValueError(
-                f"{name}: LoRA shapes A {tuple(a.shape)}, B {tuple(b.shape)} do not fit rank {r} and "
-                f"weight {tuple(linear.weight.shape)}"
+                f"{name}: LoRA shapes A {tuple(a.shape)}, B {tuple(b.shape)} do not fit rank {r} and weight {tuple(linear.weight.shape)}"
             )
         delta = scale * (b.to(linear.weight.device, torch.float32) @ a.to(linear.weight.device, torch.float32))
         linear.weight.copy_((linear.weight.float() + delta).to(linear.weight.dtype))

@@ -11,8 +11,8 @@ are pooled to one vector before the memory update.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +26,7 @@ from ..memory_attention import install_memory, memory_layers, reset_memories
 from .config import DEFAULT_GENERATION, InfVideoChat2Config, VideoChat2Tokenizers
 from .prompts import cut_at_stop, segment_token_ids
 from .umt import UMTVisionEncoder
+
 
 class InfVideoChat2(nn.Module):
     def __init__(
@@ -50,9 +51,7 @@ class InfVideoChat2(nn.Module):
         self.mistral_proj = nn.Linear(width, self.language_model.config.hidden_size)
         if tokenizers is not None:
             self._check_vocabularies(tokenizers)
-        install_memory(
-            self.qformer, lambda: build_memory(config.memory), config.alpha, self.vision_encoder.tokens_per_frame
-        )
+        install_memory(self.qformer, lambda: build_memory(config.memory), config.alpha, self.vision_encoder.tokens_per_frame)
         self.eval()
 
     def _check_vocabularies(self, tokenizers: VideoChat2Tokenizers) -> None:
@@ -121,9 +120,7 @@ class InfVideoChat2(nn.Module):
         return projected.to(self.mistral_proj.weight.dtype)  # autocast or not, the same output dtype
 
     @torch.inference_mode()
-    def embed_video(
-        self, chunks: Iterable[Tensor], generator: torch.Generator | None = None, *, instruction: str | None = None
-    ) -> Tensor:
+    def embed_video(self, chunks: Iterable[Tensor], generator: torch.Generator | None = None, *, instruction: str | None = None) -> Tensor:
         """Chunks of patch tokens -> the LLM's visual input [batch, num_queries, llm_hidden]: memories reset
         at the first chunk, then the mean of the chunk embeddings, accumulated in float32 and cast to the
         LLM's dtype at the end. ``instruction`` is the Q-former text (the dataset's system string)."""
@@ -149,9 +146,7 @@ class InfVideoChat2(nn.Module):
         return torch.cat([piece.expand(batch, -1, -1) for piece in pieces], dim=1)
 
     @torch.inference_mode()
-    def answer_batch(
-        self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None
-    ) -> list[str]:
+    def answer_batch(self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None) -> list[str]:
         """One answer per video of the batch ``visual`` [batch, n, hidden], all with the same prompt."""
         return self.answer_many(list(visual.split(1)), [prompt] * visual.shape[0], settings, seed)
 
@@ -170,9 +165,13 @@ class InfVideoChat2(nn.Module):
         rows = [self.prompt_embeddings(visual, prompt) for visual, prompt in zip(visuals, prompts, strict=True)]
         eos = tokenizer.eos_token_id
         outputs = generate_padded(
-            self.language_model, rows, settings, seed,
+            self.language_model,
+            rows,
+            settings,
+            seed,
             # The reference stops on [2] or [29871, 2]; both end with the EOS id.
-            eos_token_id=eos, pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
+            eos_token_id=eos,
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
         )
         # Rows that stopped early are filled with the pad id after their "</s>", where decode cuts.
         return [self.decode(ids) for ids in outputs]
@@ -181,9 +180,7 @@ class InfVideoChat2(nn.Module):
         ids = strip_leading_special(ids)
         return cut_at_stop(self.tokenizers.llm.decode(ids, skip_special_tokens=False))
 
-    def answer(
-        self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None
-    ) -> str:
+    def answer(self, visual: Tensor, prompt: str, settings: GenerationSettings | None = None, seed: int | None = None) -> str:
         """Generate from the prompt (a string with one ``<VideoHere>``) for a single video."""
         if visual.shape[0] != 1:
             raise ValueError(f"answer takes one video; use answer_batch for {visual.shape[0]}")

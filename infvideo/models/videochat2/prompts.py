@@ -11,8 +11,8 @@ replace ``<VideoHere>``; the text around it is tokenised per segment, with BOS o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 
@@ -34,8 +34,7 @@ MLVU_SYSTEM = (
     "option that accurately addresses the question.\n"
 )
 MOVIECHAT_SYSTEM = (
-    "You are able to understand the visual content that the user provides.Follow the instructions carefully "
-    "and explain your answers."
+    "You are able to understand the visual content that the user provides.Follow the instructions carefully and explain your answers."
 )
 ONLY_BEST_OPTION = "\nOnly give the best option."
 BEST_OPTION_PREFIX = "Best option:("
