@@ -7,12 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 work=$(mktemp -d)
-trap 'rm -rf "$work" build' EXIT
+trap 'rm -rf "$work"' EXIT
+# Build from a copy of the files git knows (tracked, or untracked and not ignored): a stale build/ folder of
+# an earlier setuptools build would otherwise put modules that no longer exist into the wheel.
+mkdir "$work/src"
+git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/src" 2>/dev/null || true
 "$PYTHON" -m venv "$work/venv"
 py="$work/venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
 "$py" -m pip install --quiet torch==2.13.0  # the CPU wheel first, as the Makefile does
-"$py" -m pip install --quiet '.[dev]'
+"$py" -m pip install --quiet "$work/src[dev]"
 location=$(cd "$work" && "$py" -P -c 'import infvideo, os; print(os.path.dirname(infvideo.__file__))')
 [[ $location == "$work"/venv/* ]] || { echo "wheel check: infvideo imported from $location, not the clean venv" >&2; exit 1; }
 (

@@ -3,12 +3,8 @@ import torch
 from reference_attention import manual_attention
 
 from infvideo.memory import Memory
-from infvideo.memory.moviechat import (
-    MovieChatMemory,
-    adaptive_position_count,
-    hierarchical_position_table,
-    merge_adjacent_most_similar,
-)
+from infvideo.memory.moviechat import MovieChatMemory, merge_adjacent_most_similar
+from infvideo.models.video_llama.modeling import adaptive_position_count, hierarchical_position_table
 
 
 def one_token(*vectors):

@@ -6,7 +6,7 @@ from .basis import GaussianBasis, RectangularBasis, make_basis
 from .continuous import ContinuousMemory
 from .factory import MEMORY_KINDS, MemoryConfig, build_memory
 from .malmm import MALMMMemory, memory_bank_compress
-from .moviechat import MovieChatMemory, hierarchical_position_table, merge_adjacent_most_similar
+from .moviechat import MovieChatMemory, merge_adjacent_most_similar
 from .timeline import MemoryTimeline
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "RectangularBasis",
     "attend_tokens",
     "build_memory",
-    "hierarchical_position_table",
     "make_basis",
     "memory_bank_compress",
     "merge_adjacent_most_similar",

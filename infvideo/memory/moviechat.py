@@ -13,7 +13,9 @@ frame) and the video Q-former. Reproduced here, from the released inference path
   just before merging (``last_short_memory``) feeds breakpoint mode.
 * Readout (B2): global = LTM slots; breakpoint = LTM ++ pre-merge STM ++ current frame, cut to the
   number of positions by dropping from the front of the STM part first, then of the LTM.
-* Hierarchical position table (B3) and the MovieChat+ adaptive base size n = min(⌈√n_slots⌉, 32).
+* Positions: ``readout_tokens`` adds a caller's position table to the slots; the hierarchical table (B3)
+  and MovieChat+'s adaptive base size are built by the model that owns the learned positions
+  (``infvideo.models.video_llama.modeling``).
 
 Cadence flag (B1: two released code paths differ, both end with a 256-slot LTM):
 
@@ -31,8 +33,6 @@ breakpoint-path bugs (B2; the caller picks the current frame).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
@@ -63,29 +63,6 @@ def merge_adjacent_most_similar(frames: Tensor, target_len: int) -> Tensor:
         frames = frames.gather(1, index)
         frames[rows, k] = merged
     return frames
-
-
-def hierarchical_position_table(table: Tensor, n_base: int, alpha: float = 0.01) -> Tensor:
-    """n_base² positions from the first ``n_base`` rows of a learned table [rows, width].
-
-    u_i = (p_i − α·p_0)/(1 − α); position i·n_base + j gets α·u_i + (1 − α)·u_j. For i = 0 this is
-    p_j, so the first n_base positions are the original table (short inputs are unchanged).
-    """
-    if not 1 <= n_base <= table.shape[0]:
-        raise ValueError(f"n_base must lie in [1, {table.shape[0]}] (table rows), got {n_base}")
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f"alpha must lie in [0, 1), got {alpha}")
-    p = table[:n_base]
-    u = (p - alpha * p[0]) / (1 - alpha)
-    return (alpha * u[:, None, :] + (1 - alpha) * u[None, :, :]).reshape(n_base * n_base, -1)
-
-
-def adaptive_position_count(n: int, max_base: int = 32) -> int:
-    """MovieChat+'s base size for ``n`` slots: min(⌈√n⌉, max_base) (so up to max_base² positions)."""
-    if n < 0:
-        raise ValueError(f"n must be non-negative, got {n}")
-    ceil_sqrt = 0 if n == 0 else math.isqrt(n - 1) + 1  # exact, unlike math.ceil(math.sqrt(n))
-    return min(ceil_sqrt, max_base)
 
 
 def _cat(a: Tensor | None, b: Tensor) -> Tensor:
@@ -190,7 +167,7 @@ class MovieChatMemory:
         still waiting in the STM) ++ ``current_frame`` [batch, (tokens,) width]; with an empty LTM only
         the STM part is used. Over ``max_positions`` slots, the front of the STM part goes first, then
         the front of the LTM. ``position_table`` [>= slots, width]: row s is added to every token of
-        slot s (build it with ``hierarchical_position_table``).
+        slot s (a model's positions, e.g. Video-LLaMA's hierarchical table).
         """
         if max_positions < 1:
             raise ValueError(f"max_positions must be >= 1, got {max_positions}")
@@ -241,7 +218,5 @@ class MovieChatMemory:
 
 __all__ = [
     "MovieChatMemory",
-    "adaptive_position_count",
-    "hierarchical_position_table",
     "merge_adjacent_most_similar",
 ]

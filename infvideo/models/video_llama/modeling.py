@@ -8,6 +8,7 @@ in place of ``<ImageHere>``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -15,13 +16,38 @@ from torch import Tensor, nn
 from transformers import Blip2QFormerConfig, Blip2QFormerModel, Blip2VisionConfig, Blip2VisionModel, LlamaConfig, LlamaForCausalLM
 
 from infvideo.memory import build_memory
-from infvideo.memory.moviechat import adaptive_position_count, hierarchical_position_table
 
 from ..base import GenerationSettings, RunningMean, qformer_precision, strip_leading_special
 from ..batching import generate_padded
 from ..memory_attention import install_memory, memory_layers, reset_memories
 from .config import InfVideoLLaMAConfig
 from .prompts import clean_answer, split_prompt
+
+# Frame positions past the learned table: MovieChat+'s hierarchical positions (docs/reference-notes.md, B3),
+# which ∞-Video-LLaMA uses for its frame Q-former tokens (``add_frame_pos``).
+
+
+def hierarchical_position_table(table: Tensor, n_base: int, alpha: float = 0.01) -> Tensor:
+    """n_base² positions from the first ``n_base`` rows of a learned table [rows, width].
+
+    u_i = (p_i − α·p_0)/(1 − α); position i·n_base + j gets α·u_i + (1 − α)·u_j. For i = 0 this is
+    p_j, so the first n_base positions are the original table (short inputs are unchanged).
+    """
+    if not 1 <= n_base <= table.shape[0]:
+        raise ValueError(f"n_base must lie in [1, {table.shape[0]}] (table rows), got {n_base}")
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"alpha must lie in [0, 1), got {alpha}")
+    p = table[:n_base]
+    u = (p - alpha * p[0]) / (1 - alpha)
+    return (alpha * u[:, None, :] + (1 - alpha) * u[None, :, :]).reshape(n_base * n_base, -1)
+
+
+def adaptive_position_count(n: int, max_base: int = 32) -> int:
+    """MovieChat+'s base size for ``n`` slots: min(⌈√n⌉, max_base) (so up to max_base² positions)."""
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    ceil_sqrt = 0 if n == 0 else math.isqrt(n - 1) + 1  # exact, unlike math.ceil(math.sqrt(n))
+    return min(ceil_sqrt, max_base)
 
 
 class InfVideoLLaMA(nn.Module):
