@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -40,9 +41,16 @@ class TokenCache:
 
     def save(self, key: dict, chunks: list[torch.Tensor], metadata: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "signature.json").write_text(json.dumps(self.signature, indent=2, default=str))
+        signature = self.folder / "signature.json"
+        _replace_atomically(signature, lambda temporary: temporary.write_text(json.dumps(self.signature, indent=2, default=str)))
         tensors = {f"chunk_{i}": chunk.detach().to("cpu", torch.float16).contiguous() for i, chunk in enumerate(chunks)}
         info = {"key": json.dumps(key, default=str), **{k: json.dumps(v) for k, v in metadata.items()}}
-        temporary = self.path(key).with_suffix(".tmp")
-        save_file(tensors, str(temporary), metadata=info)
-        temporary.replace(self.path(key))  # never a half-written cache file
+        _replace_atomically(self.path(key), lambda temporary: save_file(tensors, str(temporary), metadata=info))
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Never a half-written cache file; a temporary name per process, because several processes (shards, lmms-eval
+    ranks) may write the same video's tokens at once, and the last complete file wins (they are equal)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(temporary)
+    temporary.replace(path)
