@@ -326,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scoring_commands(commands)
     add_memory_bench_command(commands)
+    from infvideo.app.cli import add_app_commands  # here: it imports this module's shared options; gradio only when serving
+
+    add_app_commands(commands)
     return parser
 
 
