@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from infvideo.data.record import OPTION_LETTERS, QuestionRecord
+from infvideo.demo.pipeline_demo import DEMO_MODEL
 from infvideo.errors import UserError
 from infvideo.eval.backends import Backend
 from infvideo.eval.config import FLAG_FIELDS, PredictConfig, load_config
@@ -39,20 +40,8 @@ from infvideo.memory.factory import MEMORY_KINDS
 from infvideo.video.metadata import VideoDecodeError, VideoMetadata
 from infvideo.video.source import open_video
 
-# Without --config: the tiny random-weight ∞-Video-LLaMA with the demo's memory (infvideo/configs/tiny/nextqa.yaml),
-# so `infvideo app` starts in seconds on any CPU.
-APP_DEFAULTS = [
-    "model.name=video_llama",
-    "model.preset=tiny",
-    "model.alpha=0.5",
-    "memory.kind=continuous",
-    "memory.num_basis=64",
-    "memory.num_samples=128",
-    "memory.sticky=true",
-    "sampling.rule=segment_midpoints",
-    "sampling.backend=pyav",
-    "generation.max_new_tokens=20",
-]
+# Without --config: the demo's tiny random-weight model and memory, so `infvideo app` starts in seconds on any CPU.
+APP_DEFAULTS = DEMO_MODEL
 TINY_NOTICE = (
     "This is the tiny preset: a random-weight model, so its answers are noise. The memory's attention is real; "
     "for real answers start the app with a full model's config (`infvideo app --config video_llama/nextqa model.checkpoints...`)."

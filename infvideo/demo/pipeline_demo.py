@@ -22,24 +22,31 @@ from infvideo.eval.seeding import question_generator
 
 from .synthetic_data import DemoSettings, write_demo_data
 
-__all__ = ["DemoSettings", "run_demo"]
+__all__ = ["DEMO_MODEL", "DemoSettings", "run_demo"]
+
+
+# The tiny random-weight ∞-Video-LLaMA with a sticky continuous memory: what `infvideo demo` runs and what
+# `infvideo app` starts with when given no config (seconds on any CPU).
+DEMO_MODEL = [
+    "model.name=video_llama",
+    "model.preset=tiny",
+    "model.alpha=0.5",
+    "memory.kind=continuous",
+    "memory.num_basis=64",
+    "memory.num_samples=128",
+    "memory.sticky=true",
+    "sampling.rule=segment_midpoints",
+    "sampling.backend=pyav",
+    "generation.max_new_tokens=20",
+]
 
 
 def demo_config(output_dir: Path, annotations: Path, video_folder: Path, settings: DemoSettings):
     return load_config(
         overrides=[
-            "model.name=video_llama",
-            "model.preset=tiny",
-            "model.alpha=0.5",
-            "memory.kind=continuous",
-            "memory.num_basis=64",
-            "memory.num_samples=128",
-            "memory.sticky=true",
+            *DEMO_MODEL,
             f"sampling.frames_per_chunk={settings.frames_per_chunk}",
             f"sampling.num_chunks={settings.num_chunks}",
-            "sampling.rule=segment_midpoints",
-            "sampling.backend=pyav",
-            "generation.max_new_tokens=20",
             "data.benchmark=nextqa",
             f"data.annotations={annotations}",
             f"data.video_folder={video_folder}",
